@@ -1,0 +1,164 @@
+//! `hitkit`: the developer's command line for HitKit.
+//!
+//! - `demo`: the offline story end to end against a real local collector;
+//!   it checks itself, so it doubles as a smoke test.
+//! - `collect`: a local collector that prints every hit it receives.
+//! - `inspect`: what a tracker's store (say, one copied from a device) holds.
+//!
+//! Exit codes: 0 success, 1 the demo found a broken invariant, 2 bad usage,
+//! bad path or an unusable store (clap's own usage errors are 2 as well).
+
+mod clock;
+mod collect;
+mod demo;
+mod inspect;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hitkit_collector::Mode;
+
+#[derive(Parser)]
+#[command(
+    name = "hitkit",
+    version,
+    about = "HitKit developer tools: demo, local collector, store inspector"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show hits surviving a lost connection, against a local collector.
+    /// Exits non-zero if anything in the story does not add up.
+    Demo {
+        /// Screen hits to send in each phase (online, then offline).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        hits: u32,
+        /// Print only the summary and the checks.
+        #[arg(long)]
+        quiet: bool,
+        /// Leave out the phase where a failing collector (HTTP 500) makes a
+        /// stored hit use up its attempts.
+        #[arg(long)]
+        skip_failure: bool,
+    },
+    /// Run a collector on 127.0.0.1 and print every hit it receives.
+    ///
+    /// The first line on stdout is machine-readable:
+    /// `listening 127.0.0.1:PORT` (plus ` control 127.0.0.1:CPORT` when a
+    /// control port is given), so a parent process can read the ports.
+    Collect {
+        /// Port for hits; 0 picks a free one.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Also serve the control API (/mode?set=..., /hits, /count, /clear)
+        /// on this port; 0 picks a free one.
+        #[arg(long)]
+        control_port: Option<u16>,
+        /// How to answer: ok, refuse, reset, reset-mid, hang, delay-<ms>,
+        /// <status> or <status>,retry-after=<secs>.
+        #[arg(long, default_value = "ok")]
+        mode: Mode,
+        /// Exit when standard input closes (so a test's collector never
+        /// outlives the test).
+        #[arg(long)]
+        exit_on_stdin_close: bool,
+    },
+    /// Count and list the hits stored under a tracker's databasePath.
+    Inspect {
+        /// The tracker's databasePath (the directory holding `store/`).
+        path: PathBuf,
+        /// The tracker's name (config `name`).
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Print JSON: an object with the count, or with --list an array of hits.
+        #[arg(long)]
+        json: bool,
+        /// List every stored hit, oldest first.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo {
+            hits,
+            quiet,
+            skip_failure,
+        } => demo::run(&demo::Options {
+            hits: hits as usize,
+            quiet,
+            failure_phase: !skip_failure,
+        }),
+        Command::Collect {
+            port,
+            control_port,
+            mode,
+            exit_on_stdin_close,
+        } => collect::run(&collect::Options {
+            port,
+            control_port,
+            mode,
+            exit_on_stdin_close,
+        }),
+        Command::Inspect {
+            path,
+            name,
+            json,
+            list,
+        } => inspect::run(&inspect::Options {
+            path,
+            name,
+            json,
+            list,
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("hitkit: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// A command's failure: what to tell the user and the exit code.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// The environment or input is unusable (bad path, busy port, locked store).
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// The demo saw HitKit break one of its promises.
+    pub fn broken(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+/// Runs one of the library's async calls to completion. They only await
+/// channels fed by HitKit's own runtime, so a bare current-thread runtime
+/// without I/O or timers is enough.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime without drivers cannot fail to build")
+        .block_on(future)
+}

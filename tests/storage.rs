@@ -1,0 +1,304 @@
+//! Durability, limits and the database itself (SPEC §2, §4).
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+#[test]
+fn stored_hits_carry_cn_offline_and_olt_right_after_ts() {
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    screen(&tracker, "a");
+    flush(&tracker);
+    let hit = tracker.offline().latest().unwrap().unwrap();
+    assert!(hit.is_offline);
+    assert_eq!(hit.hit_type, HitType::Screen);
+    let query = hit.url.split_once('?').unwrap().1;
+    let keys: Vec<_> = query
+        .split('&')
+        .map(|p| p.split('=').next().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["s", "idclient", "ts", "olt", "vtag", "ptag", "p", "cn"]
+    );
+    assert!(query.contains("&cn=offline"));
+    let age = SystemTime::now().duration_since(hit.creation_date).unwrap();
+    assert!(age < Duration::from_secs(10));
+
+    dispatch(&tracker);
+    let got = &fx.collector.delivered()[0];
+    let olt: f64 = got.param("olt").unwrap().parse().unwrap();
+    let ts: f64 = got.param("ts").unwrap().parse().unwrap();
+    assert!(
+        olt * 1000.0 >= ts - 1.0,
+        "olt {olt} is the storing time, ts {ts} the creation"
+    );
+}
+
+#[test]
+fn hits_survive_a_new_tracker_on_the_same_path() {
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    for name in names("p", 3) {
+        screen(&tracker, &name);
+    }
+    close(tracker);
+    let (again, _) = fx.tracker(OfflineModeKey::Always);
+    assert_eq!(again.offline().count(), 3);
+    assert_eq!(dispatch(&again).sent, 3);
+    assert_eq!(pages(&fx.collector.delivered()), names("p", 3));
+}
+
+#[test]
+fn the_visitor_uuid_is_made_once_and_kept() {
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Never);
+    screen(&tracker, "a");
+    close(tracker);
+    let (tracker, _) = fx.tracker(OfflineModeKey::Never);
+    screen(&tracker, "b");
+    tracker
+        .set_config("identifier".into(), "visitor-42".into(), None)
+        .unwrap();
+    screen(&tracker, "c");
+    flush(&tracker);
+    let ids: Vec<_> = fx
+        .collector
+        .delivered()
+        .iter()
+        .map(|h| h.param("idclient").unwrap().to_owned())
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[0].len(), 36);
+    assert_eq!(&ids[0][14..15], "4", "a v4 UUID: {}", ids[0]);
+    assert_eq!(ids[2], "visitor-42");
+}
+
+#[test]
+fn trackers_of_different_names_share_a_database_but_not_hits() {
+    let fx = Fixture::new();
+    let (a, _) = fx.tracker(OfflineModeKey::Always);
+    let (b, _) = tracker_with(TrackerConfig {
+        name: "second".into(),
+        ..fx.config(OfflineModeKey::Always)
+    });
+    screen(&a, "a");
+    screen(&b, "b1");
+    screen(&b, "b2");
+    flush(&a);
+    flush(&b);
+    assert_eq!((a.offline().count(), b.offline().count()), (1, 2));
+}
+
+#[test]
+fn max_stored_hits_drops_the_oldest_and_reports_it() {
+    let fx = Fixture::new();
+    let config = TrackerConfig {
+        max_stored_hits: 3,
+        ..fx.config(OfflineModeKey::Always)
+    };
+    let (tracker, seen) = tracker_with(config);
+    for name in names("n", 5) {
+        screen(&tracker, &name);
+    }
+    flush(&tracker);
+    assert_eq!(tracker.offline().count(), 3);
+    dispatch(&tracker);
+    assert_eq!(pages(&fx.collector.delivered()), ["n2", "n3", "n4"]);
+    let warnings = seen.warnings();
+    assert_eq!(
+        warnings
+            .iter()
+            .filter(|w| w.contains("maxStoredHits"))
+            .count(),
+        2,
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn hits_older_than_max_storage_age_are_deleted_on_open_and_reported() {
+    let fx = Fixture::new();
+    let day = 86_400_000;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    {
+        // Plant hits 40 and 10 days old, as an app from last month would have.
+        let (db, _) =
+            hitkit::engine::store::Database::open(std::path::Path::new(&fx.db_path())).unwrap();
+        let (store, _) = db.hit_store("default").unwrap();
+        store
+            .insert(
+                now - 40 * day,
+                hitkit::engine::HitKind::Screen,
+                "http://x/old?p=old".into(),
+            )
+            .unwrap();
+        store
+            .insert(
+                now - 10 * day,
+                hitkit::engine::HitKind::Screen,
+                "http://x/mid?p=mid".into(),
+            )
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
+    flush(&tracker);
+    assert!(eventually(Duration::from_secs(5), || !seen
+        .warnings()
+        .is_empty()));
+    assert_eq!(tracker.offline().count(), 1);
+    assert!(
+        seen.warnings()[0].contains("older than 30 day"),
+        "{:?}",
+        seen.warnings()
+    );
+    assert_eq!(tracker.offline().delete_older_than(5).unwrap(), 1);
+    assert_eq!(tracker.offline().count(), 0);
+}
+
+#[test]
+fn delete_empties_the_store_and_says_how_many() {
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    for name in names("d", 4) {
+        screen(&tracker, &name);
+    }
+    flush(&tracker);
+    let offline = tracker.offline();
+    assert_eq!(
+        offline.oldest().unwrap().unwrap().url.contains("p=d0"),
+        true
+    );
+    assert_eq!(
+        offline.latest().unwrap().unwrap().url.contains("p=d3"),
+        true
+    );
+    assert_eq!(offline.delete().unwrap(), 4);
+    assert_eq!(offline.count(), 0);
+    assert_eq!(offline.oldest().unwrap(), None);
+}
+
+/// Run by `a_second_process_gets_storage_locked`: holds a tracker open until
+/// its stdin closes.
+#[test]
+fn lock_holder_child() {
+    let Ok(path) = std::env::var("HITKIT_TEST_HOLD_DB") else {
+        return;
+    };
+    let tracker = Tracker::new(TrackerConfig {
+        site: "1".into(),
+        database_path: path,
+        ..Default::default()
+    })
+    .unwrap();
+    println!("holding");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    drop(tracker);
+}
+
+#[test]
+fn a_second_process_gets_storage_locked() {
+    let fx = Fixture::new();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "lock_holder_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("HITKIT_TEST_HOLD_DB", fx.db_path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("holding") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "child exited early");
+    }
+    match Tracker::new(fx.config(OfflineModeKey::Always)) {
+        Err(TrackerError::StorageLocked { path }) => assert!(path.ends_with("hits"), "{path}"),
+        other => panic!("expected StorageLocked, got {:?}", other.map(|_| ())),
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    screen(&tracker, "after");
+    flush(&tracker);
+    assert_eq!(tracker.offline().count(), 1);
+}
+
+#[test]
+fn a_corrupt_database_is_moved_aside_reported_and_replaced() {
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    screen(&tracker, "a");
+    close(tracker);
+    assert!(eventually(Duration::from_secs(5), || {
+        Tracker::new(fx.config(OfflineModeKey::Always))
+            .map(drop)
+            .is_ok()
+    }));
+    std::thread::sleep(Duration::from_millis(200));
+    let store = fx.dir.path().join("hits").join("store");
+    for entry in std::fs::read_dir(&store).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::write(&path, b"\x00garbage\xffgarbage-garbage-garbage").unwrap();
+        }
+    }
+    let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
+    let errors = seen.errors();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("unreadable") && e.contains("corrupt-")),
+        "{errors:?}"
+    );
+    let aside = std::fs::read_dir(fx.dir.path().join("hits"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("store.corrupt-")
+        })
+        .count();
+    assert_eq!(aside, 1);
+    screen(&tracker, "b");
+    flush(&tracker);
+    assert_eq!(tracker.offline().count(), 1);
+}
+
+#[test]
+fn a_database_path_that_is_a_file_is_a_storage_error() {
+    let fx = Fixture::new();
+    std::fs::write(fx.db_path(), b"not a directory").unwrap();
+    match Tracker::new(fx.config(OfflineModeKey::Always)) {
+        Err(TrackerError::Storage { reason }) => assert!(reason.contains("is a file"), "{reason}"),
+        other => panic!("expected Storage, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn an_unwritable_database_path_is_a_storage_error() {
+    let config = TrackerConfig {
+        site: "1".into(),
+        database_path: "/proc/hitkit-cannot-be-here".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        Tracker::new(config),
+        Err(TrackerError::Storage { .. })
+    ));
+}
