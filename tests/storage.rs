@@ -172,14 +172,8 @@ fn delete_empties_the_store_and_says_how_many() {
     }
     flush(&tracker);
     let offline = tracker.offline();
-    assert_eq!(
-        offline.oldest().unwrap().unwrap().url.contains("p=d0"),
-        true
-    );
-    assert_eq!(
-        offline.latest().unwrap().unwrap().url.contains("p=d3"),
-        true
-    );
+    assert!(offline.oldest().unwrap().unwrap().url.contains("p=d0"));
+    assert!(offline.latest().unwrap().unwrap().url.contains("p=d3"));
     assert_eq!(offline.delete().unwrap(), 4);
     assert_eq!(offline.count(), 0);
     assert_eq!(offline.oldest().unwrap(), None);

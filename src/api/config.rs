@@ -49,6 +49,10 @@ pub struct TrackerConfig {
     /// Trackers of different names keep separate hits in one database.
     #[uniffi(default = "default")]
     pub name: String,
+    /// 64 hex digits (32 bytes): stored hits are sealed with AES-256-GCM.
+    /// Keep the key in the Keychain / Android Keystore, not beside the data.
+    #[uniffi(default = None)]
+    pub encryption_key: Option<String>,
 }
 
 impl Default for TrackerConfig {
@@ -77,6 +81,7 @@ impl From<Settings> for TrackerConfig {
             request_timeout_ms: s.request_timeout_ms,
             dispatch_concurrency: s.dispatch_concurrency,
             name: s.name,
+            encryption_key: s.encryption_key,
         }
     }
 }
@@ -101,6 +106,7 @@ impl From<TrackerConfig> for Settings {
             max_storage_age_days: c.max_storage_age_days,
             request_timeout_ms: c.request_timeout_ms,
             dispatch_concurrency: c.dispatch_concurrency,
+            encryption_key: c.encryption_key,
         }
     }
 }

@@ -142,10 +142,8 @@ fn split(
         parts[0].retain(|piece| piece.starts_with("vtag=") || piece.starts_with("ptag="));
         mherr = true;
     }
-    if mherr {
-        if let Some(part) = parts.last_mut() {
-            part.push("mherr=1");
-        }
+    if mherr && let Some(part) = parts.last_mut() {
+        part.push("mherr=1");
     }
 
     let head: Vec<&str> = head.iter().map(|(_, p)| p.as_str()).collect();

@@ -4,6 +4,7 @@
 //! caller's thread only long enough to validate, build and enqueue; the
 //! tracker's [`worker`] does the rest.
 
+pub mod codec;
 mod dispatch;
 pub mod error;
 pub mod events;
@@ -76,7 +77,8 @@ impl Engine {
         settings.validate()?;
         let runtime = runtime::get()?;
         let (database, mut notices) = Database::open(&settings.database_path)?;
-        let (store, more) = database.hit_store(&settings.name)?;
+        let codec = codec::Codec::new(settings.encryption_key.as_deref())?;
+        let (store, more) = database.hit_store_with(&settings.name, codec)?;
         notices.extend(more);
         let visitor_uuid = database.visitor_uuid()?;
         let sender = sender::Sender::new().map_err(|reason| Error::Runtime { reason })?;
@@ -87,7 +89,10 @@ impl Engine {
             dispatch_queued: AtomicBool::new(false),
         });
         for notice in notices {
-            shared.events.error(notice);
+            match notice {
+                store::Notice::Warning(message) => shared.events.warning(message),
+                store::Notice::Error(message) => shared.events.error(message),
+            }
         }
         let (commands, queue) = mpsc::unbounded_channel();
         let worker = Worker::new(

@@ -53,6 +53,8 @@ pub struct Settings {
     pub max_storage_age_days: u32,
     pub request_timeout_ms: u64,
     pub dispatch_concurrency: u32,
+    /// 64 hex digits: stored hits are sealed with AES-256-GCM.
+    pub encryption_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -75,6 +77,7 @@ impl Default for Settings {
             max_storage_age_days: 30,
             request_timeout_ms: 15_000,
             dispatch_concurrency: 1,
+            encryption_key: None,
         }
     }
 }
@@ -96,6 +99,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "maxStorageAgeDays",
     "requestTimeoutMs",
     "dispatchConcurrency",
+    "encryptionKey",
 ];
 
 /// Keys fixed for a tracker's life: accepted by `from_json` only.
@@ -149,6 +153,9 @@ impl Settings {
             1,
             MAX_DISPATCH_CONCURRENCY as u64,
         )?;
+        if let Some(key) = &self.encryption_key {
+            super::codec::parse_key(key)?;
+        }
         Ok(())
     }
 
@@ -176,7 +183,9 @@ impl Settings {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Number(n) => n.to_string(),
                 serde_json::Value::Bool(b) => b.to_string(),
-                serde_json::Value::Null if key == "endpoint" => String::new(),
+                serde_json::Value::Null if key == "endpoint" || key == "encryptionKey" => {
+                    String::new()
+                }
                 _ => {
                     return Err(Error::config(
                         key,
@@ -226,6 +235,13 @@ impl Settings {
             "maxStorageAgeDays" => self.max_storage_age_days = parse_number(key, value)?,
             "requestTimeoutMs" => self.request_timeout_ms = parse_number(key, value)?,
             "dispatchConcurrency" => self.dispatch_concurrency = parse_number(key, value)?,
+            "encryptionKey" => {
+                self.encryption_key = if value.is_empty() {
+                    None
+                } else {
+                    Some(value.to_owned())
+                }
+            }
             "databasePath" | "name" if !constructing => {
                 return Err(Error::config(
                     key,

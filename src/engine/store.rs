@@ -14,11 +14,10 @@ use std::fs::{File, OpenOptions};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, LazyLock, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
+use super::codec::{Codec, Record};
 use super::error::{Error, Result};
 use super::events::lock;
 use super::hit::{self, HitKind};
@@ -41,16 +40,6 @@ pub struct StoredHit {
     pub kind: HitKind,
 }
 
-/// The JSON stored under each key.
-#[derive(Serialize, Deserialize)]
-struct Record {
-    url: String,
-    created_ms: u64,
-    #[serde(default)]
-    retry_count: u32,
-    kind: HitKind,
-}
-
 static OPEN_DATABASES: LazyLock<Mutex<HashMap<PathBuf, Weak<Database>>>> =
     LazyLock::new(Default::default);
 
@@ -62,7 +51,11 @@ pub struct Database {
 }
 
 /// Something worth telling the app about that did not stop the open.
-pub type Notice = String;
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Warning(String),
+    Error(String),
+}
 
 impl Database {
     /// Opens (or joins, within this process) the database under `path`.
@@ -114,10 +107,28 @@ impl Database {
     /// On its first open in this process, hits left in the in-flight journal
     /// by an earlier process become stored hits.
     pub fn hit_store(&self, name: &str) -> Result<(Arc<HitStore>, Vec<Notice>)> {
+        self.open_hit_store(name, None)
+    }
+
+    /// Like [`Database::hit_store`], reading and writing with `codec`'s key
+    /// (journaled hits sealed with it are recovered with it).
+    pub fn hit_store_with(&self, name: &str, codec: Codec) -> Result<(Arc<HitStore>, Vec<Notice>)> {
+        self.open_hit_store(name, Some(codec))
+    }
+
+    fn open_hit_store(
+        &self,
+        name: &str,
+        codec: Option<Codec>,
+    ) -> Result<(Arc<HitStore>, Vec<Notice>)> {
         let mut stores = lock(&self.stores);
         if let Some(store) = stores.get(name) {
+            if let Some(codec) = codec {
+                store.set_codec(codec);
+            }
             return Ok((store.clone(), Vec::new()));
         }
+        let codec = codec.unwrap_or_default();
         let tree = |prefix: &str| {
             self.db
                 .open_tree(format!("{prefix}/{name}"))
@@ -127,15 +138,17 @@ impl Database {
             hits: tree("hits")?,
             journal: tree("journal")?,
             db: self.db.clone(),
+            codec: RwLock::new(Arc::new(codec)),
             count: AtomicU64::new(0),
+            unreadable: AtomicU64::new(0),
         });
-        let mut notices = store.drop_undecodable()?;
         store.count.store(store.hits.len() as u64, Ordering::SeqCst);
         let recovered = store.recover_journal()?;
+        let mut notices = Vec::new();
         if recovered > 0 {
-            notices.push(format!(
+            notices.push(Notice::Warning(format!(
                 "{recovered} hit(s) in flight when the app last stopped were stored"
-            ));
+            )));
         }
         stores.insert(name.to_owned(), store.clone());
         Ok((store, notices))
@@ -233,11 +246,11 @@ fn open_sled(path: &Path) -> Result<(sled::Db, Vec<Notice>)> {
     match open() {
         Ok(Ok(db)) => Ok((
             db,
-            vec![format!(
+            vec![Notice::Error(format!(
                 "database {} was unreadable ({reason}); moved to {} and a fresh one opened",
                 path.display(),
                 aside.display()
-            )],
+            ))],
         )),
         Ok(Err(e)) => Err(Error::storage(format!(
             "cannot open {}: {e}",
@@ -271,9 +284,12 @@ pub struct HitStore {
     hits: sled::Tree,
     journal: sled::Tree,
     db: sled::Db,
+    codec: RwLock<Arc<Codec>>,
     /// sled's `len` walks the whole tree; this is kept exact instead by
     /// counting only inserts that created a key and removes that found one.
     count: AtomicU64,
+    /// Values found unreadable (and deleted) since the worker last asked.
+    unreadable: AtomicU64,
 }
 
 impl HitStore {
@@ -285,6 +301,15 @@ impl HitStore {
         self.len() == 0
     }
 
+    /// Hits stored from now on are sealed with this codec's key, if any.
+    pub fn set_codec(&self, codec: Codec) {
+        *self.codec.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(codec);
+    }
+
+    fn codec(&self) -> Arc<Codec> {
+        self.codec.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn insert(&self, created_ms: u64, kind: HitKind, url: String) -> Result<StoredHit> {
         let id = self.db.generate_id().map_err(Error::storage)?;
         let key = make_key(created_ms, id);
@@ -294,7 +319,7 @@ impl HitStore {
             retry_count: 0,
             kind,
         };
-        let value = serde_json::to_vec(&record).map_err(Error::storage)?;
+        let value = self.codec().encode(&record)?;
         if self
             .hits
             .insert(key, value)
@@ -303,48 +328,77 @@ impl HitStore {
         {
             self.count.fetch_add(1, Ordering::SeqCst);
         }
-        Ok(StoredHit {
-            key,
-            id,
-            url: record.url,
-            created_ms,
-            retry_count: 0,
-            kind,
-        })
+        Ok(stored_hit(key, record))
     }
 
-    /// The first hit after `after` (or the oldest), in creation order.
+    /// The first readable hit after `after` (or the oldest), in creation
+    /// order. Unreadable values met on the way are deleted and counted.
     pub fn next_after(&self, after: Option<&Key>) -> Result<Option<StoredHit>> {
-        let entry = match after {
-            Some(key) => self.hits.get_gt(key),
-            None => self.hits.first(),
-        };
-        entry
-            .map_err(Error::storage)?
-            .map(|(k, v)| decode(&k, &v))
-            .transpose()
+        let codec = self.codec();
+        let mut cursor = after.copied();
+        loop {
+            let entry = match &cursor {
+                Some(key) => self.hits.get_gt(key),
+                None => self.hits.first(),
+            };
+            let Some((key, value)) = entry.map_err(Error::storage)? else {
+                return Ok(None);
+            };
+            let Ok(key) = Key::try_from(key.as_ref()) else {
+                self.discard(&key)?;
+                continue;
+            };
+            match codec.decode(&value) {
+                Some(record) => return Ok(Some(stored_hit(key, record))),
+                None => {
+                    self.discard(&key)?;
+                    cursor = Some(key);
+                }
+            }
+        }
+    }
+
+    fn discard(&self, key: &[u8]) -> Result<()> {
+        if self.hits.remove(key).map_err(Error::storage)?.is_some() {
+            self.count.fetch_sub(1, Ordering::SeqCst);
+            self.unreadable.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// How many unreadable hits were deleted since the last call.
+    pub fn take_unreadable(&self) -> u64 {
+        self.unreadable.swap(0, Ordering::SeqCst)
     }
 
     pub fn oldest(&self) -> Result<Option<StoredHit>> {
-        self.next_after(None)
+        self.readable(self.hits.iter()).next().transpose()
     }
 
     pub fn latest(&self) -> Result<Option<StoredHit>> {
-        self.hits
-            .last()
-            .map_err(Error::storage)?
-            .map(|(k, v)| decode(&k, &v))
-            .transpose()
+        self.readable(self.hits.iter().rev()).next().transpose()
     }
 
+    /// Every readable hit, oldest first (unreadable ones are left for the
+    /// next pass to delete and report).
     pub fn all(&self) -> Result<Vec<StoredHit>> {
-        self.hits
-            .iter()
-            .map(|entry| {
-                let (k, v) = entry.map_err(Error::storage)?;
-                decode(&k, &v)
-            })
-            .collect()
+        self.readable(self.hits.iter()).collect()
+    }
+
+    fn readable<'a>(
+        &self,
+        entries: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a,
+    ) -> impl Iterator<Item = Result<StoredHit>> + 'a {
+        let codec = self.codec();
+        entries.filter_map(move |entry| match entry {
+            Err(e) => Some(Err(Error::storage(e))),
+            Ok((key, value)) => {
+                let key = Key::try_from(key.as_ref()).ok()?;
+                codec
+                    .decode(&value)
+                    .map(|record| Ok(stored_hit(key, record)))
+            }
+        })
     }
 
     /// Returns whether the hit was still there.
@@ -359,13 +413,18 @@ impl HitStore {
     /// Counts one attempt. Returns the new count, or `None` if the hit was
     /// deleted meanwhile (it is not brought back).
     pub fn record_attempt(&self, key: &Key) -> Result<Option<u32>> {
+        let codec = self.codec();
         let mut attempts = None;
         self.hits
             .fetch_and_update(key, |old| {
-                let mut record: Record = serde_json::from_slice(old?).ok()?;
+                let old = old?;
+                let Some(mut record) = codec.decode(old) else {
+                    return Some(old.to_vec());
+                };
                 record.retry_count += 1;
+                let new = codec.encode(&record).ok()?;
                 attempts = Some(record.retry_count);
-                serde_json::to_vec(&record).ok()
+                Some(new)
             })
             .map_err(Error::storage)?;
         Ok(attempts)
@@ -373,11 +432,15 @@ impl HitStore {
 
     /// Deletes the oldest hit (to make room under a count limit).
     pub fn pop_oldest(&self) -> Result<Option<StoredHit>> {
-        let popped = self.hits.pop_min().map_err(Error::storage)?;
-        if popped.is_some() {
-            self.count.fetch_sub(1, Ordering::SeqCst);
-        }
-        Ok(popped.and_then(|(k, v)| decode(&k, &v).ok()))
+        let Some((key, value)) = self.hits.pop_min().map_err(Error::storage)? else {
+            return Ok(None);
+        };
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        let key = Key::try_from(key.as_ref()).unwrap_or_default();
+        Ok(self
+            .codec()
+            .decode(&value)
+            .map(|record| stored_hit(key, record)))
     }
 
     /// Deletes every hit created before `cutoff_ms`; returns how many.
@@ -422,7 +485,7 @@ impl HitStore {
             retry_count: 0,
             kind,
         };
-        let value = serde_json::to_vec(&record).map_err(Error::storage)?;
+        let value = self.codec().encode(&record)?;
         self.journal
             .insert(id.to_be_bytes(), value)
             .map_err(Error::storage)?;
@@ -438,41 +501,27 @@ impl HitStore {
 
     /// Turns journaled hits of an earlier process into stored hits.
     fn recover_journal(&self) -> Result<u64> {
+        let codec = self.codec();
         let olt = super::now_ms() as f64 / 1000.0;
         let mut recovered = 0;
         for entry in self.journal.iter() {
             let (key, value) = entry.map_err(Error::storage)?;
-            if let Ok(record) = serde_json::from_slice::<Record>(&value) {
-                self.insert(
-                    record.created_ms,
-                    record.kind,
-                    hit::to_offline(&record.url, olt),
-                )?;
-                recovered += 1;
+            match codec.decode(&value) {
+                Some(record) => {
+                    self.insert(
+                        record.created_ms,
+                        record.kind,
+                        hit::to_offline(&record.url, olt),
+                    )?;
+                    recovered += 1;
+                }
+                None => {
+                    self.unreadable.fetch_add(1, Ordering::SeqCst);
+                }
             }
             self.journal.remove(key).map_err(Error::storage)?;
         }
         Ok(recovered)
-    }
-
-    /// Values that cannot be read back are removed, once, at open.
-    fn drop_undecodable(&self) -> Result<Vec<Notice>> {
-        let mut bad = Vec::new();
-        for entry in self.hits.iter() {
-            let (key, value) = entry.map_err(Error::storage)?;
-            if decode(&key, &value).is_err() {
-                bad.push(key);
-            }
-        }
-        let count = bad.len();
-        for key in bad {
-            self.hits.remove(key).map_err(Error::storage)?;
-        }
-        Ok(if count > 0 {
-            vec![format!("{count} unreadable stored hit(s) were deleted")]
-        } else {
-            Vec::new()
-        })
     }
 }
 
@@ -483,19 +532,15 @@ fn make_key(created_ms: u64, id: u64) -> Key {
     key
 }
 
-fn decode(key: &[u8], value: &[u8]) -> Result<StoredHit> {
-    let key: Key = key
-        .try_into()
-        .map_err(|_| Error::storage("stored key has the wrong length"))?;
-    let record: Record = serde_json::from_slice(value)
-        .map_err(|e| Error::storage(format!("stored hit is unreadable: {e}")))?;
-    let id = u64::from_be_bytes(key[8..].try_into().unwrap_or_default());
-    Ok(StoredHit {
+fn stored_hit(key: Key, record: Record) -> StoredHit {
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&key[8..]);
+    StoredHit {
         key,
-        id,
+        id: u64::from_be_bytes(id),
         url: record.url,
         created_ms: record.created_ms,
         retry_count: record.retry_count,
         kind: record.kind,
-    })
+    }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::codec::Codec;
 use super::dispatch::Pass;
 use super::events::{Event, Status};
 use super::hit::{self, BuiltHit};
@@ -79,6 +80,7 @@ impl Worker {
 
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         self.enforce_age_limit();
+        self.report_unreadable();
         self.commit().await;
         while let Some(command) = commands.recv().await {
             self.handle(command).await;
@@ -98,6 +100,12 @@ impl Worker {
         match command {
             Command::Track(hit) => self.track(hit).await,
             Command::Configure { settings, done } => {
+                if settings.encryption_key != self.settings.encryption_key {
+                    // Validated by `Settings::set`, so this cannot fail.
+                    if let Ok(codec) = Codec::new(settings.encryption_key.as_deref()) {
+                        self.store.set_codec(codec);
+                    }
+                }
                 self.settings = *settings;
                 if let Some(done) = done {
                     done(true);
@@ -271,9 +279,21 @@ impl Worker {
             self.backoff.reset();
         }
         self.unflushed |= result.changed;
+        self.report_unreadable();
         let mut summary = result.summary;
         summary.dropped += dropped_by_age;
         summary
+    }
+
+    fn report_unreadable(&mut self) {
+        let count = self.store.take_unreadable();
+        if count > 0 {
+            self.unflushed = true;
+            self.shared.events.error(format!(
+                "deleted {count} stored hit(s) that could not be read: damaged, or sealed \
+                 with another encryption key (or none)"
+            ));
+        }
     }
 
     /// The group commit.

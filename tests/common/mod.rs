@@ -1,6 +1,6 @@
 //! Shared test fixtures: a real collector, a tracker on a temp dir, and a
 //! delegate that records what the tracker reports.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

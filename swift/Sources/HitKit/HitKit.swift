@@ -2068,6 +2068,11 @@ public struct TrackerConfig: Equatable, Hashable {
      * Trackers of different names keep separate hits in one database.
      */
     public var name: String
+    /**
+     * 64 hex digits (32 bytes): stored hits are sealed with AES-256-GCM.
+     * Keep the key in the Keychain / Android Keystore, not beside the data.
+     */
+    public var encryptionKey: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2096,7 +2101,11 @@ public struct TrackerConfig: Equatable, Hashable {
          */maxStorageAgeDays: UInt32 = UInt32(30), requestTimeoutMs: UInt64 = UInt64(15000), dispatchConcurrency: UInt32 = UInt32(1), 
         /**
          * Trackers of different names keep separate hits in one database.
-         */name: String = "default") {
+         */name: String = "default", 
+        /**
+         * 64 hex digits (32 bytes): stored hits are sealed with AES-256-GCM.
+         * Keep the key in the Keychain / Android Keystore, not beside the data.
+         */encryptionKey: String? = nil) {
         self.site = site
         self.databasePath = databasePath
         self.log = log
@@ -2114,6 +2123,7 @@ public struct TrackerConfig: Equatable, Hashable {
         self.requestTimeoutMs = requestTimeoutMs
         self.dispatchConcurrency = dispatchConcurrency
         self.name = name
+        self.encryptionKey = encryptionKey
     }
 
     
@@ -2148,7 +2158,8 @@ public struct FfiConverterTypeTrackerConfig: FfiConverterRustBuffer {
                 maxStorageAgeDays: FfiConverterUInt32.read(from: &buf), 
                 requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
                 dispatchConcurrency: FfiConverterUInt32.read(from: &buf), 
-                name: FfiConverterString.read(from: &buf)
+                name: FfiConverterString.read(from: &buf), 
+                encryptionKey: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2170,6 +2181,7 @@ public struct FfiConverterTypeTrackerConfig: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
         FfiConverterUInt32.write(value.dispatchConcurrency, into: &buf)
         FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.encryptionKey, into: &buf)
     }
 }
 

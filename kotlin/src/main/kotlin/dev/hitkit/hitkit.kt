@@ -3486,6 +3486,12 @@ data class TrackerConfig (
      * Trackers of different names keep separate hits in one database.
      */
     var `name`: kotlin.String = "default" 
+    , 
+    /**
+     * 64 hex digits (32 bytes): stored hits are sealed with AES-256-GCM.
+     * Keep the key in the Keychain / Android Keystore, not beside the data.
+     */
+    var `encryptionKey`: kotlin.String? = null 
     
 ){
     
@@ -3519,6 +3525,7 @@ public object FfiConverterTypeTrackerConfig: FfiConverterRustBuffer<TrackerConfi
             FfiConverterULong.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -3539,7 +3546,8 @@ public object FfiConverterTypeTrackerConfig: FfiConverterRustBuffer<TrackerConfi
             FfiConverterUInt.allocationSize(value.`maxStorageAgeDays`) +
             FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
             FfiConverterUInt.allocationSize(value.`dispatchConcurrency`) +
-            FfiConverterString.allocationSize(value.`name`)
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`encryptionKey`)
     )
 
     override fun write(value: TrackerConfig, buf: ByteBuffer) {
@@ -3560,6 +3568,7 @@ public object FfiConverterTypeTrackerConfig: FfiConverterRustBuffer<TrackerConfi
             FfiConverterULong.write(value.`requestTimeoutMs`, buf)
             FfiConverterUInt.write(value.`dispatchConcurrency`, buf)
             FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`encryptionKey`, buf)
     }
 }
 

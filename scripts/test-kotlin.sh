@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# scripts/test-kotlin.sh — build HitKit's Kotlin bindings and run their JUnit 4 tests on the JVM
+# against a real collector process; or build the JVM jar.
+#
+# Usage:
+#   scripts/test-kotlin.sh                 install the toolchain (scripts/toolchains/kotlin.sh),
+#                                          regenerate the bindings (scripts/bindings.sh), compile
+#                                          kotlin/src/{main,test} with kotlinc, start
+#                                          `hitkit collect`, run the tests with JUnitCore and
+#                                          -Djna.library.path=target/debug
+#   scripts/test-kotlin.sh --jar           build build/kotlin/hitkit.jar from the release library
+#                                          (classes + linux-x86-64/libhitkit.so, where JNA looks),
+#                                          then run the same tests with only the jar on the class
+#                                          path (no jna.library.path): this is `make jar`
+#   --no-test                              with --jar: build the jar only
+#   --no-bindings                          use the committed bindings, the built library and the
+#                                          built `hitkit` CLI as they are (no cargo, no regeneration)
+# Env: HITKIT_CLI (a `hitkit` binary for the collector), CARGO, CARGO_TARGET_DIR, HITKIT_TOOLCHAINS.
+#
+# The last line is `kotlin: N passed, M failed`; the exit code is non-zero on any failure.
+# Outputs: build/kotlin/ (classes, jar, logs). The collector is killed on exit, whatever happens.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO="${CARGO:-cargo}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+OUT="$ROOT/build/kotlin"
+JAR=0 TEST=1 BINDINGS=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --jar) JAR=1 ;;
+        --no-test) TEST=0 ;;
+        --no-bindings) BINDINGS=0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "test-kotlin.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+log() { printf '[kotlin] %s\n' "$*" >&2; }
+t_start=$(date +%s.%N)
+elapsed() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+cd "$ROOT"
+mkdir -p "$OUT"
+
+# ---- toolchain -------------------------------------------------------------------------
+bash "$ROOT/scripts/toolchains/kotlin.sh" >/dev/null </dev/null
+# shellcheck disable=SC1091
+. "${HITKIT_TOOLCHAINS:-${HOME:-/root}/.cache/hitkit-toolchains}/kotlin.env"
+
+# ---- native library + bindings ---------------------------------------------------------
+PROFILE=debug; [ "$JAR" = 1 ] && PROFILE=release
+if [ "$BINDINGS" = 1 ]; then
+    if [ "$PROFILE" = release ]; then
+        "$ROOT/scripts/bindings.sh" --release >&2
+    else
+        "$ROOT/scripts/bindings.sh" >&2
+    fi
+fi
+LIBDIR="$TARGET_DIR/$PROFILE"
+[ -f "$LIBDIR/libhitkit.so" ] || { log "missing $LIBDIR/libhitkit.so"; exit 1; }
+
+# ---- compile (skipped when the inputs are unchanged) -----------------------------------
+# compile NAME CLASSPATH SRC_DIR...: kotlinc the .kt files under SRC_DIRs into $OUT/NAME.
+compile() {
+    local name="$1" cp="$2"; shift 2
+    local srcs stamp_want
+    mapfile -t srcs < <(find "$@" -name '*.kt' | LC_ALL=C sort)
+    stamp_want="$({ "$KOTLINC" -version 2>&1 </dev/null | head -1; echo "$cp"; cat "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)"
+    if [ -f "$OUT/$name.stamp" ] && [ "$(cat "$OUT/$name.stamp")" = "$stamp_want" ] && [ -d "$OUT/$name" ]; then
+        log "$name: up to date"
+        return 0
+    fi
+    log "kotlinc $name (${#srcs[@]} files) ..."
+    rm -rf "$OUT/$name" "$OUT/$name.stamp"
+    local t0; t0=$(date +%s)
+    # -nowarn: the generated bindings trip a few compiler warnings (unused parameters,
+    # deprecated JNA calls); the hand-written sources are kept warning-free without it.
+    local nowarn=(); [ "$name" = main ] && nowarn=(-nowarn)
+    "$KOTLINC" -cp "$cp" "${nowarn[@]}" -jvm-target 17 -d "$OUT/$name" "${srcs[@]}" </dev/null 2>&1 \
+        | grep -v '^warning: unable to find kotlin-stdlib.jar' >&2 || true
+    [ -d "$OUT/$name/dev/hitkit" ] || { log "kotlinc $name failed"; exit 1; }
+    echo "$stamp_want" >"$OUT/$name.stamp"
+    log "$name compiled in $(( $(date +%s) - t0 )) s"
+}
+compile main "$JNA_JAR:$KOTLIN_RUNTIME_CP" kotlin/src/main/kotlin
+if [ "$TEST" = 1 ]; then
+    compile test "$OUT/main:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP" kotlin/src/test/kotlin
+fi
+
+# ---- the jar ---------------------------------------------------------------------------
+if [ "$JAR" = 1 ]; then
+    case "$(uname -m)" in
+        x86_64|amd64) jna_prefix=linux-x86-64 ;;
+        aarch64|arm64) jna_prefix=linux-aarch64 ;;
+        *) log "no JNA resource prefix known for $(uname -m)"; exit 1 ;;
+    esac
+    stage="$OUT/jar-stage"
+    rm -rf "$stage"; mkdir -p "$stage/$jna_prefix" "$stage/META-INF"
+    cp -r "$OUT/main/." "$stage/"
+    cp "$LIBDIR/libhitkit.so" "$stage/$jna_prefix/libhitkit.so"
+    printf 'Manifest-Version: 1.0\nImplementation-Title: HitKit\nImplementation-Version: %s\nCreated-By: scripts/test-kotlin.sh\n' \
+        "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)" >"$stage/META-INF/MANIFEST.MF"
+    # A fixed timestamp keeps the jar byte-for-byte reproducible for a given library.
+    find "$stage" -exec touch -h -d '2000-01-01T00:00:00Z' {} +
+    rm -f "$OUT/hitkit.jar"
+    (cd "$stage" && jar --create --file "$OUT/hitkit.jar" --manifest META-INF/MANIFEST.MF \
+        $(find . -type f ! -path ./META-INF/MANIFEST.MF | LC_ALL=C sort))
+    log "built $OUT/hitkit.jar ($(du -h "$OUT/hitkit.jar" | cut -f1); $jna_prefix/libhitkit.so from $PROFILE)"
+    [ "$TEST" = 1 ] || { echo "kotlin: jar built: build/kotlin/hitkit.jar"; exit 0; }
+fi
+
+# ---- the collector process -------------------------------------------------------------
+# HITKIT_CLI: a `hitkit` binary to use as it is; with --no-bindings an existing one is reused.
+CLI="${HITKIT_CLI:-$TARGET_DIR/debug/hitkit}"
+if [ -z "${HITKIT_CLI:-}" ] && { [ "$BINDINGS" = 1 ] || [ ! -x "$CLI" ]; }; then
+    "$CARGO" build -q -p hitkit-cli >&2
+fi
+RUN="$(mktemp -d "${TMPDIR:-/tmp}/hitkit-kotlin-run.XXXXXX")"
+COLLECTOR_PID=""
+cleanup() {
+    if [ -n "${COLLECTOR_FD:-}" ]; then exec {COLLECTOR_FD}>&-; fi   # stdin closes: it exits
+    if [ -n "$COLLECTOR_PID" ]; then
+        kill "$COLLECTOR_PID" 2>/dev/null || true
+        wait "$COLLECTOR_PID" 2>/dev/null || true
+    fi
+    rm -rf "$RUN"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkfifo "$RUN/collector.in"
+"$CLI" collect --port 0 --control-port 0 --exit-on-stdin-close \
+    <"$RUN/collector.in" >"$RUN/collector.out" 2>"$RUN/collector.err" &
+COLLECTOR_PID=$!
+# Hold the write end of its stdin: if this script dies, even by SIGKILL, the collector exits.
+exec {COLLECTOR_FD}>"$RUN/collector.in"
+first=""
+for _ in $(seq 1 200); do
+    first="$(head -n1 "$RUN/collector.out" 2>/dev/null || true)"
+    case "$first" in listening*control*) break ;; esac
+    kill -0 "$COLLECTOR_PID" 2>/dev/null || { log "collector exited: $(cat "$RUN/collector.err")"; exit 1; }
+    sleep 0.05
+done
+read -r _ HIT_ADDR _ CONTROL_ADDR <<<"$first"
+[ -n "${CONTROL_ADDR:-}" ] || { log "collector did not start: $(cat "$RUN/collector.err")"; exit 1; }
+log "collector: hits $HIT_ADDR, control $CONTROL_ADDR (pid $COLLECTOR_PID)"
+
+# ---- run -------------------------------------------------------------------------------
+if [ "$JAR" = 1 ]; then
+    # Only the jar: JNA must find linux-x86-64/libhitkit.so inside it.
+    cp_run="$OUT/hitkit.jar:$OUT/test:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP"
+    jvm_lib=()
+else
+    cp_run="$OUT/main:$OUT/test:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP"
+    jvm_lib=("-Djna.library.path=$LIBDIR")
+fi
+classes=(dev.hitkit.HitKitTest)
+set +e
+HITKIT_COLLECTOR="$HIT_ADDR" HITKIT_CONTROL="$CONTROL_ADDR" \
+    java -cp "$cp_run" "${jvm_lib[@]}" org.junit.runner.JUnitCore "${classes[@]}" \
+    {COLLECTOR_FD}>&- </dev/null 2>&1 | tee "$OUT/junit.log"
+rc=${PIPESTATUS[0]}
+set -e
+
+total="$(sed -n 's/^OK (\([0-9]*\) tests\{0,1\})$/\1/p; s/^Tests run: \([0-9]*\),.*/\1/p' "$OUT/junit.log" | tail -1)"
+failed="$(sed -n 's/^Tests run: [0-9]*, *Failures: \([0-9]*\).*/\1/p' "$OUT/junit.log" | tail -1)"
+total="${total:-0}" failed="${failed:-0}"
+[ "$rc" -ne 0 ] && [ "$failed" = 0 ] && failed=1   # the JVM died before JUnit's summary
+log "took $(elapsed) s"
+echo "kotlin: $((total - failed)) passed, $failed failed"
+[ "$rc" -eq 0 ] && [ "$failed" = 0 ] && [ "$total" -gt 0 ]

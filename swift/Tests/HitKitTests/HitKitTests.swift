@@ -1,0 +1,338 @@
+// The seed's scenarios, run from Swift against the real engine and a real collector process.
+// The same scenarios run from Kotlin (kotlin/src/test/kotlin/dev/hitkit/HitKitTest.kt).
+import Foundation
+import XCTest
+import HitKit
+
+final class HitKitTests: XCTestCase {
+    private var dirs: [String] = []
+
+    override func setUp() {
+        super.setUp()
+        Collector.reset()
+    }
+
+    override func tearDown() {
+        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
+        dirs = []
+        super.tearDown()
+    }
+
+    private func tempDir() -> String {
+        let dir = makeTempDir()
+        dirs.append(dir)
+        return dir
+    }
+
+    private func tracker(_ storage: OfflineModeKey?, path: String? = nil) throws -> Tracker {
+        try Tracker(config: config(path ?? tempDir(), storage: storage))
+    }
+
+    // MARK: - storage modes
+
+    func testNeverDeliversLiveAndStoresNothing() async throws {
+        let tracker = try tracker(nil)
+        XCTAssertEqual(tracker.offlineMode(), .never)
+        try tracker.sendScreen(name: "home")
+        try tracker.sendTouch(name: "buy")
+        await tracker.flush()
+        XCTAssertEqual(Collector.deliveredPages(), ["home", "buy"])
+        XCTAssertEqual(Collector.delivered()[1].param("click"), "A")
+        XCTAssertEqual(tracker.offline.count(), 0)
+
+        // A hit that cannot be sent is lost, not stored.
+        Collector.setMode("refuse")
+        try tracker.sendScreen(name: "lost")
+        await tracker.flush()
+        XCTAssertEqual(tracker.offline.count(), 0)
+        XCTAssertTrue(try tracker.offline.get().isEmpty)
+    }
+
+    func testRequiredStoresOnLossOfConnectionAndDispatchDeliversOldestFirst() async throws {
+        let tracker = try tracker(.required)
+        Collector.setMode("refuse")
+        for page in ["h1", "h2", "h3"] { try tracker.sendScreen(name: page) }
+        await tracker.flush()
+        XCTAssertEqual(tracker.offline.count(), 3)
+        let stored = try tracker.offline.get()
+        XCTAssertTrue(stored.allSatisfy { $0.isOffline && $0.url.contains("cn=offline") && $0.url.contains("olt=") })
+
+        Collector.setMode("ok")
+        let report = try await tracker.offline.dispatchAndWait()
+        XCTAssertEqual(report, DispatchReport(sent: 3, failed: 0, dropped: 0, remaining: 0))
+        XCTAssertEqual(Collector.deliveredPages(), ["h1", "h2", "h3"])
+        XCTAssertEqual(tracker.offline.count(), 0)
+
+        // Fire-and-forget dispatch: the seed's `tracker.offline.dispatch()`.
+        Collector.setMode("refuse")
+        try tracker.sendScreen(name: "h4")
+        await tracker.flush()
+        XCTAssertEqual(tracker.offline.count(), 1)
+        Collector.setMode("ok")
+        tracker.offline.dispatch()
+        eventually("h4 delivered and deleted") { tracker.offline.count() == 0 }
+        XCTAssertEqual(Collector.deliveredPages(), ["h1", "h2", "h3", "h4"])
+    }
+
+    func testAlwaysSendsNothingUntilDispatch() async throws {
+        let tracker = try tracker(.always)
+        for page in ["a1", "a2", "a3"] { try tracker.sendScreen(name: page) }
+        await tracker.flush()
+        XCTAssertEqual(tracker.offline.count(), 3)
+        try await Task.sleep(nanoseconds: 200_000_000)
+        XCTAssertTrue(Collector.requests().isEmpty, "always: nothing is sent before dispatch")
+
+        tracker.offline.dispatch()
+        eventually("three hits delivered") { Collector.delivered().count == 3 }
+        XCTAssertEqual(Collector.deliveredPages(), ["a1", "a2", "a3"])
+        eventually("store emptied") { tracker.offline.count() == 0 }
+    }
+
+    // MARK: - dispatch and retry
+
+    func testFailingCollectorGetsExactlyThreeAttemptsThenTheHitIsDeletedAndReported() async throws {
+        let tracker = try tracker(.always)
+        let warned = OnlyWarnings()   // implements one delegate method; the others default
+        tracker.setDelegate(delegate: warned)
+        try tracker.sendScreen(name: "doomed")
+        await tracker.flush()
+        Collector.setMode("500")
+
+        let first = await tracker.offline.dispatchAndWait()
+        XCTAssertEqual(first, DispatchReport(sent: 0, failed: 1, dropped: 0, remaining: 1))
+        XCTAssertEqual(try tracker.offline.oldest()?.retryCount, 1)
+        let second = await tracker.offline.dispatchAndWait()
+        XCTAssertEqual(second.failed, 1)
+        XCTAssertEqual(try tracker.offline.oldest()?.retryCount, 2)
+        let third = await tracker.offline.dispatchAndWait()
+        XCTAssertEqual(third, DispatchReport(sent: 0, failed: 0, dropped: 1, remaining: 0))
+
+        XCTAssertEqual(Collector.requests().count, 3, "exactly three attempts")
+        XCTAssertEqual(Collector.requests().map { $0.answered }, [500, 500, 500])
+        XCTAssertEqual(tracker.offline.count(), 0)
+        eventually("warningDidOccur") { !warned.warnings.value.isEmpty }
+        XCTAssertTrue(warned.warnings.value.contains { $0.contains("3 attempt") }, "\(warned.warnings.value)")
+
+        // Nothing left to try.
+        let after = await tracker.offline.dispatchAndWait()
+        XCTAssertEqual(after, DispatchReport(sent: 0, failed: 0, dropped: 0, remaining: 0))
+        XCTAssertEqual(Collector.requests().count, 3)
+    }
+
+    func testOfflineCostsNoAttempt() async throws {
+        let tracker = try tracker(.always)
+        try tracker.sendScreen(name: "o1")
+        try tracker.sendScreen(name: "o2")
+        await tracker.flush()
+        tracker.setNetworkAvailable(available: false)
+        for _ in 0..<4 {
+            let report = await tracker.offline.dispatchAndWait()
+            XCTAssertEqual(report, DispatchReport(sent: 0, failed: 0, dropped: 0, remaining: 2))
+        }
+        XCTAssertTrue(Collector.requests().isEmpty)
+        XCTAssertEqual(try tracker.offline.get().map(\.retryCount), [0, 0])
+
+        // A lost connection (collector down) costs no attempt either.
+        tracker.setNetworkAvailable(available: true)
+        Collector.setMode("refuse")
+        let refused = await tracker.offline.dispatchAndWait()
+        XCTAssertEqual(refused.remaining, 2)
+        XCTAssertEqual(try tracker.offline.get().map(\.retryCount), [0, 0])
+
+        Collector.setMode("ok")
+        let report = await tracker.offline.dispatchAndWait()
+        XCTAssertEqual(report.sent, 2)
+        XCTAssertEqual(Collector.deliveredPages(), ["o1", "o2"])
+    }
+
+    // MARK: - durability
+
+    func testHitsSurviveANewTrackerOnTheSamePath() async throws {
+        let path = tempDir()
+        var first: Tracker? = try tracker(.always, path: path)
+        try first!.sendScreen(name: "s1")
+        try first!.sendScreen(name: "s2")
+        await first!.flush()
+        XCTAssertEqual(first!.offline.count(), 2)
+        first = nil   // the last reference: the tracker closes; its worker releases the store
+
+        let second = try openRetryingWhileLocked(path)
+        XCTAssertEqual(second.offline.count(), 2)
+        XCTAssertEqual(try second.offline.get().map { $0.url.contains("p=s1") }, [true, false])
+        let report = try await second.offline.dispatchAndWait()
+        XCTAssertEqual(report.sent, 2)
+        XCTAssertEqual(Collector.deliveredPages(), ["s1", "s2"])
+    }
+
+    /// The store is released when the closed tracker's worker finishes: retry briefly.
+    private func openRetryingWhileLocked(_ path: String) throws -> Tracker {
+        let end = Date().addingTimeInterval(5)
+        while true {
+            do {
+                return try tracker(.always, path: path)
+            } catch TrackerError.StorageLocked(let lockedPath) where Date() < end {
+                _ = lockedPath
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+    }
+
+    // MARK: - delegate
+
+    /// Delegate methods arrive on HitKit's worker thread: not the caller's (here the main
+    /// thread, as this test is synchronous), and not the main thread.
+    func testDelegateCallbacksArriveOnHitKitsWorkerThread() throws {
+        let testThread = currentThreadID()
+        XCTAssertTrue(Thread.isMainThread)
+        let recorder = Recorder()
+        let tracker = try tracker(.required)
+        tracker.setDelegate(delegate: recorder)
+
+        try tracker.sendScreen(name: "live")
+        blocking { await tracker.flush() }
+        eventually("sendDidEnd(success)") { !recorder.of("send").isEmpty }
+        let sent = recorder.of("send")[0]
+        XCTAssertEqual(sent.status, .success)
+        XCTAssertTrue(sent.message.contains("p=live"), sent.message)
+        XCTAssertTrue(recorder.of("build").contains { $0.status == .success && $0.message.contains("p=live") })
+
+        Collector.setMode("refuse")
+        try tracker.sendScreen(name: "kept")
+        blocking { await tracker.flush() }
+        eventually("saveDidEnd") { !recorder.of("save").isEmpty }
+        XCTAssertTrue(recorder.of("save")[0].message.contains("p=kept"))
+
+        let events = recorder.all
+        XCTAssertFalse(events.isEmpty)
+        for event in events {
+            XCTAssertNotEqual(event.thread, testThread, "\(event.kind) arrived on the caller's thread")
+            XCTAssertFalse(event.isMain, "\(event.kind) arrived on the main thread")
+        }
+    }
+
+    // MARK: - typed errors and bad input
+
+    func testBadConfigThrowsTheTypedError() throws {
+        let tracker = try tracker(nil)
+        XCTAssertThrowsError(try tracker.setConfig(key: "storage", value: "sometimes")) { error in
+            guard case TrackerError.InvalidConfig(let key, let reason) = error else {
+                return XCTFail("expected TrackerError.InvalidConfig, got \(error)")
+            }
+            XCTAssertEqual(key, "storage")
+            XCTAssertFalse(reason.isEmpty)
+        }
+        XCTAssertEqual(tracker.offlineMode(), .never, "a refused change changes nothing")
+
+        XCTAssertThrowsError(try tracker.setConfig(key: "noSuchKey", value: "1")) { error in
+            XCTAssertEqual(invalidConfigKey(error), "noSuchKey")
+        }
+        XCTAssertThrowsError(try tracker.setConfig(key: "maxHitSize", value: "0")) { error in
+            XCTAssertEqual(invalidConfigKey(error), "maxHitSize")
+        }
+        XCTAssertThrowsError(try tracker.setConfig(key: "endpoint", value: "not a url")) { error in
+            XCTAssertEqual(invalidConfigKey(error), "endpoint")
+        }
+        XCTAssertThrowsError(try Tracker(config: TrackerConfig(site: "abc", databasePath: tempDir()))) { error in
+            XCTAssertEqual(invalidConfigKey(error), "site")
+        }
+        XCTAssertThrowsError(try Tracker(config: TrackerConfig(site: "", databasePath: tempDir()))) { error in
+            XCTAssertEqual(invalidConfigKey(error), "site")
+        }
+        XCTAssertThrowsError(try Tracker.fromJson(json: "{\"site\": \"1\", ")) { error in
+            XCTAssertEqual(invalidConfigKey(error), "json")
+        }
+        let json = "{\"site\": \"123\", \"databasePath\": \"\(tempDir())\", \"storage\": \"always\"}"
+        XCTAssertEqual(try Tracker.fromJson(json: json).offlineMode(), .always)
+    }
+
+    func testBadParametersThrowInvalidParameter() throws {
+        let tracker = try tracker(.always)
+        XCTAssertThrowsError(try tracker.sendScreen(name: "x", params: [HitParam(key: "", value: "v")])) { error in
+            guard case TrackerError.InvalidParameter = error else {
+                return XCTFail("expected TrackerError.InvalidParameter, got \(error)")
+            }
+        }
+        XCTAssertThrowsError(try tracker.send(params: [HitParam(key: "", value: "v")]))
+        XCTAssertThrowsError(try tracker.setParam(key: "", value: "v"))
+        blocking { await tracker.flush() }
+        XCTAssertEqual(tracker.offline.count(), 0, "a refused hit is not stored")
+        // The error reads as a sentence a person can act on.
+        do {
+            try tracker.send(params: [HitParam(key: "", value: "v")])
+        } catch {
+            XCTAssertFalse(error.localizedDescription.isEmpty)
+        }
+    }
+
+    // MARK: - Offline.get() and Hit
+
+    func testOfflineGetReturnsHitsWithDates() async throws {
+        let tracker = try tracker(.always)
+        let before = Date()
+        try tracker.sendScreen(name: "first", params: [HitParam(key: "x", value: "1")])
+        try tracker.sendTouch(name: "second")
+        try tracker.send(params: [HitParam(key: "ev", value: "3")])
+        await tracker.flush()
+        let after = Date()
+
+        let hits: [Hit] = try tracker.offline.get()
+        XCTAssertEqual(hits.map(\.hitType), [.screen, .touch, .custom])
+        for hit in hits {
+            let created: Date = hit.creationDate
+            XCTAssertGreaterThanOrEqual(created.timeIntervalSince1970, before.timeIntervalSince1970 - 0.001)
+            XCTAssertLessThanOrEqual(created.timeIntervalSince1970, after.timeIntervalSince1970 + 0.001)
+            XCTAssertTrue(hit.isOffline)
+            XCTAssertEqual(hit.retryCount, 0)
+        }
+        XCTAssertTrue(hits[0].url.hasPrefix(Collector.endpoint + "?s=123&"), hits[0].url)
+        XCTAssertLessThanOrEqual(hits[0].creationDate, hits[2].creationDate)
+        XCTAssertEqual(try tracker.offline.oldest(), hits[0])
+        XCTAssertEqual(try tracker.offline.latest(), hits[2])
+        XCTAssertEqual(try tracker.offline.deleteOlderThan(days: 1), 0)
+        XCTAssertEqual(try tracker.offline.delete(), 3)
+        XCTAssertEqual(tracker.offline.count(), 0)
+    }
+
+    // MARK: - the seed's lines and closures
+
+    func testSeedLinesCompileVerbatim() async throws {
+        let tracker = try tracker(nil)
+        // --- verbatim from the seed (SPEC §6): no `try`, no labels to add ---
+        tracker.setOfflineMode(OfflineModeKey.required, completionHandler: nil)
+        tracker.setConfig("storage", value: "required", completionHandler: nil)
+        tracker.offline.dispatch()
+        // ---
+        await tracker.flush()
+        XCTAssertEqual(tracker.offlineMode(), .required)
+        XCTAssertEqual(tracker.config().storage, .required)
+        let report = try await tracker.offline.dispatchAndWait()
+        XCTAssertEqual(report.remaining, 0)
+    }
+
+    func testClosuresAsCompletionHandlersHearTrueAndFalse() async throws {
+        let tracker = try tracker(nil)
+        let heard = Box<[String: Bool]>([:])
+        let worker = Box<UInt64?>(nil)
+        let caller = currentThreadID()
+
+        tracker.setOfflineMode(.always, completionHandler: { isSet in
+            heard.value["mode"] = isSet
+            worker.value = currentThreadID()
+        })
+        tracker.setConfig("maxAttempts", value: "5") { isSet in heard.value["good"] = isSet }
+        tracker.setConfig("maxAttempts", value: "many") { isSet in heard.value["bad"] = isSet }
+        tracker.setConfig("noSuchKey", value: "1", completionHandler: { heard.value["unknown"] = $0 })
+        await tracker.flush()
+        eventually("four handlers called") { heard.value.count == 4 }
+        XCTAssertEqual(heard.value, ["mode": true, "good": true, "bad": false, "unknown": false])
+        XCTAssertEqual(tracker.offlineMode(), .always)
+        XCTAssertEqual(tracker.config().maxAttempts, 5)
+        XCTAssertNotEqual(worker.value, caller, "accepted changes are confirmed on HitKit's worker thread")
+    }
+}
+
+private func invalidConfigKey(_ error: Error) -> String? {
+    if case TrackerError.InvalidConfig(let key, _) = error { return key }
+    XCTFail("expected TrackerError.InvalidConfig, got \(error)")
+    return nil
+}
