@@ -57,6 +57,15 @@ pub enum Notice {
     Error(String),
 }
 
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::Warning(message) => write!(f, "warning: {message}"),
+            Notice::Error(message) => write!(f, "error: {message}"),
+        }
+    }
+}
+
 impl Database {
     /// Opens (or joins, within this process) the database under `path`.
     pub fn open(path: &Path) -> Result<(Arc<Database>, Vec<Notice>)> {
