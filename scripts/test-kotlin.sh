@@ -60,12 +60,15 @@ LIBDIR="$TARGET_DIR/$PROFILE"
 [ -f "$LIBDIR/libhitkit.so" ] || { log "missing $LIBDIR/libhitkit.so"; exit 1; }
 
 # ---- compile (skipped when the inputs are unchanged) -----------------------------------
-# compile NAME CLASSPATH SRC_DIR...: kotlinc the .kt files under SRC_DIRs into $OUT/NAME.
+# compile NAME DEP CLASSPATH SRC_DIR...: kotlinc the .kt files under SRC_DIRs into $OUT/NAME.
+# Skipped when its stamp (compiler, class path, sources, and the stamp of the output DEP it
+# compiles against, "-" for none) is unchanged. Test classes must be recompiled when the main
+# classes change: calls with default arguments bind to synthetic constructor signatures.
 compile() {
-    local name="$1" cp="$2"; shift 2
+    local name="$1" dep="$2" cp="$3"; shift 3
     local srcs stamp_want
     mapfile -t srcs < <(find "$@" -name '*.kt' | LC_ALL=C sort)
-    stamp_want="$({ "$KOTLINC" -version 2>&1 </dev/null | head -1; echo "$cp"; cat "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)"
+    stamp_want="$({ "$KOTLINC" -version 2>&1 </dev/null | head -1; echo "$cp"; [ "$dep" = - ] || cat "$OUT/$dep.stamp"; cat "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)"
     if [ -f "$OUT/$name.stamp" ] && [ "$(cat "$OUT/$name.stamp")" = "$stamp_want" ] && [ -d "$OUT/$name" ]; then
         log "$name: up to date"
         return 0
@@ -82,9 +85,9 @@ compile() {
     echo "$stamp_want" >"$OUT/$name.stamp"
     log "$name compiled in $(( $(date +%s) - t0 )) s"
 }
-compile main "$JNA_JAR:$KOTLIN_RUNTIME_CP" kotlin/src/main/kotlin
+compile main - "$JNA_JAR:$KOTLIN_RUNTIME_CP" kotlin/src/main/kotlin
 if [ "$TEST" = 1 ]; then
-    compile test "$OUT/main:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP" kotlin/src/test/kotlin
+    compile test main "$OUT/main:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP" kotlin/src/test/kotlin
 fi
 
 # ---- the jar ---------------------------------------------------------------------------

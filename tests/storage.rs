@@ -296,3 +296,43 @@ fn an_unwritable_database_path_is_a_storage_error() {
         Err(TrackerError::Storage { .. })
     ));
 }
+
+#[test]
+fn hits_left_in_the_in_flight_journal_become_stored_hits_on_open() {
+    let fx = Fixture::new();
+    let ts = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let url = format!("http://x/hit.xiti?s=1&idclient=a&ts={ts}&p=inflight");
+    {
+        // What a process killed mid-send leaves behind.
+        let (db, _) =
+            hitkit::engine::store::Database::open(std::path::Path::new(&fx.db_path())).unwrap();
+        let (store, _) = db.hit_store("default").unwrap();
+        store
+            .journal_add(ts, hitkit::engine::HitKind::Screen, &url)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let (tracker, seen) = fx.tracker(OfflineModeKey::Required);
+    let hits = tracker.offline().get().unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(
+        hits[0]
+            .url
+            .starts_with(&format!("http://x/hit.xiti?s=1&idclient=a&ts={ts}&olt=")),
+        "{}",
+        hits[0].url
+    );
+    assert!(
+        hits[0].url.ends_with("&p=inflight&cn=offline"),
+        "{}",
+        hits[0].url
+    );
+    assert!(
+        seen.warnings().iter().any(|w| w.contains("in flight")),
+        "{:?}",
+        seen.all()
+    );
+}

@@ -154,7 +154,10 @@ impl Engine {
             created_ms,
             split_id,
         )?;
-        self.enqueue(Command::Track(built))
+        self.enqueue(Command::Track {
+            hit: built,
+            journal: Vec::new(),
+        })
     }
 
     /// Applies one `set_config` key; `done` runs once the worker uses it.

@@ -25,7 +25,11 @@ use super::{DispatchSummary, Shared, now_ms};
 pub type Done = Box<dyn FnOnce(bool) + Send>;
 
 pub enum Command {
-    Track(BuiltHit),
+    /// `journal`: ids of the hit's parts in the in-flight journal, if any.
+    Track {
+        hit: BuiltHit,
+        journal: Vec<u64>,
+    },
     Configure {
         settings: Box<Settings>,
         done: Option<Done>,
@@ -82,13 +86,18 @@ impl Worker {
         self.enforce_age_limit();
         self.report_unreadable();
         self.commit().await;
+        let mut batch = Vec::new();
         while let Some(command) = commands.recv().await {
-            self.handle(command).await;
-            for _ in 0..MAX_BATCH {
+            batch.push(command);
+            while batch.len() < MAX_BATCH {
                 match commands.try_recv() {
-                    Ok(command) => self.handle(command).await,
+                    Ok(command) => batch.push(command),
                     Err(_) => break,
                 }
+            }
+            self.journal(&mut batch).await;
+            for command in batch.drain(..) {
+                self.handle(command).await;
             }
             self.commit().await;
         }
@@ -96,9 +105,41 @@ impl Worker {
         self.commit().await;
     }
 
+    /// Before a batch goes out, its `required`-mode hits are written to the
+    /// in-flight journal and flushed (one flush for the batch): from then on a
+    /// kill costs at most a duplicate, never the hit. `never` writes nothing;
+    /// `always` stores the hit itself.
+    async fn journal(&mut self, batch: &mut [Command]) {
+        let mut mode = self.settings.storage;
+        for command in batch.iter_mut() {
+            match command {
+                Command::Configure { settings, .. } => mode = settings.storage,
+                Command::Track { hit, journal } if mode == StorageMode::Required => {
+                    for url in &hit.urls {
+                        match self.store.journal_add(hit.created_ms, hit.kind, url) {
+                            Ok(id) => journal.push(id),
+                            Err(e) => self.shared.events.error(format!("hit not journaled: {e}")),
+                        }
+                    }
+                    self.unflushed = true;
+                }
+                _ => {}
+            }
+        }
+        self.commit().await;
+    }
+
     async fn handle(&mut self, command: Command) {
         match command {
-            Command::Track(hit) => self.track(hit).await,
+            Command::Track { hit, journal } => {
+                self.track(hit).await;
+                // Sent, stored or lost by now: the journal has done its job.
+                for id in journal {
+                    if self.store.journal_remove(id).is_ok() {
+                        self.unflushed = true;
+                    }
+                }
+            }
             Command::Configure { settings, done } => {
                 if settings.encryption_key != self.settings.encryption_key {
                     // Validated by `Settings::set`, so this cannot fail.
@@ -165,12 +206,6 @@ impl Worker {
             self.store_hit(&hit, &hit.urls);
             return;
         }
-        let journal: Vec<u64> = hit
-            .urls
-            .iter()
-            .filter_map(|url| self.store.journal_add(hit.created_ms, hit.kind, url).ok())
-            .collect();
-        self.unflushed |= !journal.is_empty();
         for (i, url) in hit.urls.iter().enumerate() {
             let outcome = if self.network_available() {
                 self.send(url).await
@@ -186,9 +221,6 @@ impl Worker {
                     break;
                 }
             }
-        }
-        for id in journal {
-            let _ = self.store.journal_remove(id);
         }
     }
 

@@ -1,0 +1,133 @@
+//! The crash suite, run by `cargo test --workspace`: the short harness run
+//! (30 real SIGKILLs), a check that the harness itself catches a loss, and
+//! two exact kills: right after `save_did_end`, and in the middle of a send.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use hitkit::engine::store::Database;
+use hitkit_collector::{Collector, Mode};
+use hitkit_reliability::{Line, hit_id};
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_hitkit-crash");
+const CHILD: &str = env!("CARGO_BIN_EXE_hitkit-crash-child");
+
+fn harness(args: &[&str]) -> (bool, String) {
+    let out = Command::new(HARNESS)
+        .args(["--child", CHILD])
+        .args(args)
+        .output()
+        .expect("run hitkit-crash");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    (out.status.success(), text)
+}
+
+#[test]
+fn short_crash_run_loses_nothing() {
+    let (ok, text) = harness(&["--short"]);
+    assert!(ok, "the crash run found violations:\n{text}");
+    assert!(text.contains("kills (SIGKILL):           30"), "{text}");
+    assert!(text.contains("lost:                      0"), "{text}");
+}
+
+#[test]
+fn the_harness_catches_a_lost_hit() {
+    let (ok, text) = harness(&["--kills", "4", "--max-seconds", "60", "--sabotage"]);
+    assert!(!ok, "a deleted acknowledged hit went unnoticed:\n{text}");
+    assert!(text.contains("sabotage: deleting"), "{text}");
+    assert!(text.contains("is lost"), "{text}");
+}
+
+/// A child making one hit (id 7) on `db`, with its stdout lines on a channel.
+fn single(
+    db: &std::path::Path,
+    collector: &Collector,
+    storage: &str,
+) -> (Child, mpsc::Receiver<Line>) {
+    let mut child = Command::new(CHILD)
+        .arg("--db")
+        .arg(db)
+        .args(["--endpoint", &collector.endpoint()])
+        .args(["--storage", storage, "--first-id", "7", "--single"])
+        .args(["--timeout-ms", "30000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the child");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for text in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(line) = Line::parse(&text) {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    (child, rx)
+}
+
+fn wait_for(lines: &mpsc::Receiver<Line>, want: &Line) {
+    loop {
+        match lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if &line == want => return,
+            Ok(Line::OpenError(why)) => panic!("the child did not open: {why}"),
+            Ok(_) => {}
+            Err(e) => panic!("no {want} from the child: {e}"),
+        }
+    }
+}
+
+fn kill(mut child: Child) {
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+}
+
+fn stored_ids(db: &std::path::Path) -> Vec<u64> {
+    let (database, _) = Database::open(db).expect("the store opens after a kill");
+    let (store, _) = database.hit_store("default").unwrap();
+    let hits = store.all().unwrap();
+    assert_eq!(store.len(), hits.len() as u64);
+    database.flush().unwrap();
+    hits.iter().filter_map(|hit| hit_id(&hit.url)).collect()
+}
+
+#[test]
+fn a_hit_killed_right_after_save_did_end_is_still_stored() {
+    let collector = Collector::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let (child, lines) = single(&db, &collector, "always");
+    wait_for(&lines, &Line::Saved(7));
+    kill(child);
+    assert_eq!(stored_ids(&db), [7]);
+}
+
+/// SPEC §4: "A kill in the middle of a send then costs at most a duplicate,
+/// never the hit."
+#[test]
+fn a_hit_in_flight_at_a_kill_is_stored_on_the_next_open() {
+    let collector = Collector::start().unwrap();
+    collector.set_mode(Mode::Hang);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let (child, lines) = single(&db, &collector, "required");
+    wait_for(&lines, &Line::Made(7));
+    assert!(
+        collector.wait_for_requests(1, Duration::from_secs(30)),
+        "the hit never left"
+    );
+    kill(child);
+    assert_eq!(
+        stored_ids(&db),
+        [7],
+        "the hit in flight at the kill was not journaled"
+    );
+}
