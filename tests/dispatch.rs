@@ -268,3 +268,28 @@ fn hits_deleted_during_a_pass_are_not_brought_back() {
     assert_eq!(tracker.offline().count(), 0);
     assert!(tracker.offline().get().unwrap().is_empty());
 }
+
+#[test]
+fn the_deadline_holds_even_when_the_worker_is_busy_with_a_live_send() {
+    let fx = Fixture::new();
+    let config = TrackerConfig {
+        request_timeout_ms: 3_000,
+        ..fx.config(OfflineModeKey::Required)
+    };
+    let (tracker, _) = tracker_with(config);
+    fx.collector.set_mode(Mode::Hang);
+    // The worker now waits up to 3 s on this live send.
+    screen(&tracker, "hanging");
+    assert!(fx.collector.wait_for_requests(1, T));
+    let start = Instant::now();
+    let report = wait(tracker.offline().dispatch_and_wait(Some(300)));
+    let took = start.elapsed();
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert_eq!(report.sent, 0);
+    flush(&tracker);
+    assert_eq!(
+        tracker.offline().count(),
+        1,
+        "the hanging hit is stored, not lost"
+    );
+}

@@ -32,7 +32,11 @@ pub use worker::Done;
 
 use events::lock;
 use store::{Database, HitStore};
-use worker::{Command, Worker};
+use worker::{Command, Reply, Worker};
+
+/// Time a pass stopped at its deadline gets to report before the caller
+/// is answered without it.
+const DEADLINE_GRACE: Duration = Duration::from_millis(100);
 
 /// What a dispatch pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -239,22 +243,36 @@ impl Engine {
     }
 
     /// A pass that stops cleanly at `deadline` (counted from this call).
+    /// The answer comes by the deadline even if the worker is still busy
+    /// with earlier work (a live send waiting on a timeout, say): the pass
+    /// then runs later and, its deadline gone, sends nothing.
     pub async fn dispatch_and_wait(&self, deadline: Option<Duration>) -> DispatchSummary {
         let deadline = deadline.map(|d| Instant::now() + d);
-        let (reply, wait) = oneshot::channel();
-        if self
-            .enqueue(Command::DispatchAndWait { deadline, reply })
-            .is_err()
-        {
-            return DispatchSummary {
-                remaining: self.store.len(),
-                ..Default::default()
-            };
-        }
-        wait.await.unwrap_or_else(|_| DispatchSummary {
+        let nothing_done = || DispatchSummary {
             remaining: self.store.len(),
             ..Default::default()
-        })
+        };
+        let (reply, wait) = Reply::new();
+        if self
+            .enqueue(Command::DispatchAndWait {
+                deadline,
+                reply: reply.clone(),
+            })
+            .is_err()
+        {
+            return nothing_done();
+        }
+        if let (Some(deadline), Ok(runtime)) = (deadline, runtime::get()) {
+            let store = self.store.clone();
+            runtime.spawn(async move {
+                tokio::time::sleep_until((deadline + DEADLINE_GRACE).into()).await;
+                reply.send(DispatchSummary {
+                    remaining: store.len(),
+                    ..Default::default()
+                });
+            });
+        }
+        wait.await.unwrap_or_else(|_| nothing_done())
     }
 
     /// Stored hits, read straight from the store: these calls never wait for

@@ -5,15 +5,15 @@
 //! time, then group-commits: one flush covers every hit saved in the batch,
 //! and `save_did_end` fires only after it.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::Codec;
 use super::dispatch::Pass;
-use super::events::{Event, Status};
+use super::events::{Event, Status, lock};
 use super::hit::{self, BuiltHit};
 use super::policy::{self, Backoff};
 use super::sender::{SendOutcome, Sender};
@@ -38,11 +38,29 @@ pub enum Command {
     Dispatch,
     DispatchAndWait {
         deadline: Option<Instant>,
-        reply: oneshot::Sender<DispatchSummary>,
+        reply: Reply,
     },
     Flush(oneshot::Sender<()>),
     /// The app deleted stored hits: make it durable with the next commit.
     Commit,
+}
+
+/// The answer to a `dispatch_and_wait`: given by the worker, or by a timer
+/// at the deadline, whichever comes first.
+#[derive(Clone)]
+pub struct Reply(Arc<Mutex<Option<oneshot::Sender<DispatchSummary>>>>);
+
+impl Reply {
+    pub fn new() -> (Reply, oneshot::Receiver<DispatchSummary>) {
+        let (sender, receiver) = oneshot::channel();
+        (Reply(Arc::new(Mutex::new(Some(sender)))), receiver)
+    }
+
+    pub fn send(&self, summary: DispatchSummary) {
+        if let Some(sender) = lock(&self.0).take() {
+            let _ = sender.send(summary);
+        }
+    }
 }
 
 /// Commands handled before a group commit is forced.
@@ -165,7 +183,7 @@ impl Worker {
             }
             Command::DispatchAndWait { deadline, reply } => {
                 let summary = self.pass(deadline).await;
-                let _ = reply.send(summary);
+                reply.send(summary);
             }
             Command::Flush(waiter) => self.flush_waiters.push(waiter),
             Command::Commit => self.unflushed = true,

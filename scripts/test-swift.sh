@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# scripts/test-swift.sh — build HitKit's Swift package and run its XCTest tests against a real
+# collector process.
+#
+# Usage:
+#   scripts/test-swift.sh              install the toolchain (scripts/toolchains/swift.sh: a native
+#                                      swift, or Swift 6.0.3 in a Debian trixie chroot), regenerate
+#                                      the bindings (scripts/bindings.sh, which builds
+#                                      target/debug/libhitkit.so), start `hitkit collect` on the
+#                                      host, then `swift test --disable-swift-testing` in swift/
+#   --no-bindings                      use the committed bindings, the built library and the built
+#                                      `hitkit` CLI as they are (no cargo, no regeneration)
+#   --filter REGEX                     passed to `swift test --filter`
+#
+# The chroot shares the host's network, so the tests reach the collector through the addresses
+# passed as HITKIT_COLLECTOR / HITKIT_CONTROL. SwiftPM's build dir is build/swift (not swift/.build).
+# The output ends with `swift test`'s own summary; the exit code is non-zero on any failure.
+# The collector is killed on exit, whatever happens.
+# Env: HITKIT_CLI (a `hitkit` binary for the collector), CARGO, CARGO_TARGET_DIR, HITKIT_TOOLCHAINS.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO="${CARGO:-cargo}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BINDINGS=1 FILTER=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-bindings) BINDINGS=0 ;;
+        --filter) FILTER=(--filter "${2:?--filter needs a REGEX}"); shift ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "test-swift.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+log() { printf '[swift] %s\n' "$*" >&2; }
+t_start=$(date +%s.%N)
+elapsed() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+cd "$ROOT"
+
+# ---- toolchain -------------------------------------------------------------------------
+bash "$ROOT/scripts/toolchains/swift.sh" >/dev/null </dev/null
+# shellcheck disable=SC1091
+. "${HITKIT_TOOLCHAINS:-${HOME:-/root}/.cache/hitkit-toolchains}/swift.env"
+
+# ---- native library + bindings ---------------------------------------------------------
+[ "$BINDINGS" = 1 ] && "$ROOT/scripts/bindings.sh" >&2
+LIBDIR="$(cd "$TARGET_DIR/debug" && pwd -P)"
+[ -f "$LIBDIR/libhitkit.so" ] || { log "missing $LIBDIR/libhitkit.so"; exit 1; }
+SCRATCH="$ROOT/build/swift"
+mkdir -p "$SCRATCH"
+
+# ---- the collector process (on the host) -----------------------------------------------
+CLI="${HITKIT_CLI:-$TARGET_DIR/debug/hitkit}"
+if [ -z "${HITKIT_CLI:-}" ] && { [ "$BINDINGS" = 1 ] || [ ! -x "$CLI" ]; }; then
+    "$CARGO" build -q -p hitkit-cli >&2
+fi
+RUN="$(mktemp -d "${TMPDIR:-/tmp}/hitkit-swift-run.XXXXXX")"
+COLLECTOR_PID=""
+cleanup() {
+    if [ -n "${COLLECTOR_FD:-}" ]; then exec {COLLECTOR_FD}>&-; fi   # stdin closes: it exits
+    if [ -n "$COLLECTOR_PID" ]; then
+        kill "$COLLECTOR_PID" 2>/dev/null || true
+        wait "$COLLECTOR_PID" 2>/dev/null || true
+    fi
+    rm -rf "$RUN"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkfifo "$RUN/collector.in"
+"$CLI" collect --port 0 --control-port 0 --exit-on-stdin-close \
+    <"$RUN/collector.in" >"$RUN/collector.out" 2>"$RUN/collector.err" &
+COLLECTOR_PID=$!
+# Hold the write end of its stdin: if this script dies, even by SIGKILL, the collector exits.
+exec {COLLECTOR_FD}>"$RUN/collector.in"
+first=""
+for _ in $(seq 1 200); do
+    first="$(head -n1 "$RUN/collector.out" 2>/dev/null || true)"
+    case "$first" in listening*control*) break ;; esac
+    kill -0 "$COLLECTOR_PID" 2>/dev/null || { log "collector exited: $(cat "$RUN/collector.err")"; exit 1; }
+    sleep 0.05
+done
+read -r _ HIT_ADDR _ CONTROL_ADDR <<<"$first"
+[ -n "${CONTROL_ADDR:-}" ] || { log "collector did not start: $(cat "$RUN/collector.err")"; exit 1; }
+log "collector: hits $HIT_ADDR, control $CONTROL_ADDR (pid $COLLECTOR_PID)"
+
+# ---- swift test ------------------------------------------------------------------------
+log "swift test in $ROOT/swift ($SWIFT_MODE mode)"
+set +e
+"$SWIFT_RUN" --bind "$LIBDIR" --bind "$SCRATCH" \
+    -e HITKIT_COLLECTOR="$HIT_ADDR" -e HITKIT_CONTROL="$CONTROL_ADDR" \
+    "$ROOT/swift" -- swift test --disable-swift-testing --scratch-path "$SCRATCH" "${FILTER[@]}" \
+    -Xlinker -L"$LIBDIR" -Xlinker -rpath -Xlinker "$LIBDIR" \
+    {COLLECTOR_FD}>&- </dev/null
+rc=$?
+set -e
+[ "$rc" -eq 0 ] || log "swift test failed (exit $rc) after $(elapsed) s"
+exit "$rc"
