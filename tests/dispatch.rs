@@ -293,3 +293,17 @@ fn the_deadline_holds_even_when_the_worker_is_busy_with_a_live_send() {
         "the hanging hit is stored, not lost"
     );
 }
+
+#[test]
+fn absurd_deadlines_are_no_deadline_and_never_panic() {
+    let fx = Fixture::new();
+    let (tracker, _) = stored(&fx, 2);
+    assert_eq!(
+        wait(tracker.offline().dispatch_and_wait(Some(u64::MAX))).sent,
+        2
+    );
+    screen(&tracker, "x");
+    flush(&tracker);
+    let report = wait(tracker.offline().dispatch_and_wait(Some(0)));
+    assert_eq!((report.sent, report.remaining), (0, 1));
+}

@@ -37,6 +37,7 @@ use worker::{Command, Reply, Worker};
 /// Time a pass stopped at its deadline gets to report before the caller
 /// is answered without it.
 const DEADLINE_GRACE: Duration = Duration::from_millis(100);
+const MAX_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 
 /// What a dispatch pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -247,7 +248,10 @@ impl Engine {
     /// with earlier work (a live send waiting on a timeout, say): the pass
     /// then runs later and, its deadline gone, sends nothing.
     pub async fn dispatch_and_wait(&self, deadline: Option<Duration>) -> DispatchSummary {
-        let deadline = deadline.map(|d| Instant::now() + d);
+        // A deadline beyond a day is no deadline (and cannot overflow).
+        let deadline = deadline
+            .filter(|d| *d <= MAX_DEADLINE)
+            .map(|d| Instant::now() + d);
         let nothing_done = || DispatchSummary {
             remaining: self.store.len(),
             ..Default::default()

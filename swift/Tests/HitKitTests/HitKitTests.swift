@@ -58,7 +58,7 @@ final class HitKitTests: XCTestCase {
         XCTAssertTrue(stored.allSatisfy { $0.isOffline && $0.url.contains("cn=offline") && $0.url.contains("olt=") })
 
         Collector.setMode("ok")
-        let report = try await tracker.offline.dispatchAndWait()
+        let report = await tracker.offline.dispatchAndWait()
         XCTAssertEqual(report, DispatchReport(sent: 3, failed: 0, dropped: 0, remaining: 0))
         XCTAssertEqual(Collector.deliveredPages(), ["h1", "h2", "h3"])
         XCTAssertEqual(tracker.offline.count(), 0)
@@ -159,7 +159,7 @@ final class HitKitTests: XCTestCase {
         let second = try openRetryingWhileLocked(path)
         XCTAssertEqual(second.offline.count(), 2)
         XCTAssertEqual(try second.offline.get().map { $0.url.contains("p=s1") }, [true, false])
-        let report = try await second.offline.dispatchAndWait()
+        let report = await second.offline.dispatchAndWait()
         XCTAssertEqual(report.sent, 2)
         XCTAssertEqual(Collector.deliveredPages(), ["s1", "s2"])
     }
@@ -305,6 +305,8 @@ final class HitKitTests: XCTestCase {
         await tracker.flush()
         XCTAssertEqual(tracker.offlineMode(), .required)
         XCTAssertEqual(tracker.config().storage, .required)
+        // SPEC §6's `try await` form compiles (with a "no throwing call" warning: the generated
+        // dispatchAndWait does not throw; plain `await` is enough).
         let report = try await tracker.offline.dispatchAndWait()
         XCTAssertEqual(report.remaining, 0)
     }
