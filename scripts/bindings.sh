@@ -3,7 +3,9 @@
 #
 # Usage:
 #   scripts/bindings.sh             build (debug) + generate into the committed locations
-#   scripts/bindings.sh --release   same, from the release library (the output is identical)
+#   scripts/bindings.sh --release   also build the release library (target/release); the bindings
+#                                   are still generated from the debug one: the release profile
+#                                   strips symbols (`strip = true`), UniFFI's metadata with them
 #   scripts/bindings.sh --check     generate into a temp dir and compare with the committed
 #                                   files; exit 1 with a diff summary when they are stale
 #   scripts/bindings.sh --no-build  use the library already in target/{debug,release}
@@ -15,7 +17,7 @@
 #                                                  `use "Darwin"` and has no `link`)
 #   kotlin/src/main/kotlin/dev/hitkit/hitkit.kt    UniFFI's Kotlin
 # The output is a pure function of the library's UniFFI metadata (`--no-format`, no dates),
-# so it is deterministic, and debug and release libraries generate the same files.
+# so it is deterministic; debug and release builds of one source share that metadata.
 #
 # Env: CARGO (default cargo), CARGO_TARGET_DIR (default <repo>/target).
 set -euo pipefail
@@ -38,13 +40,16 @@ log() { printf '[bindings] %s\n' "$*" >&2; }
 cd "$ROOT"
 
 if [ "$BUILD" = 1 ]; then
-    flags=(); [ "$PROFILE" = release ] && flags=(--release)
-    log "cargo build -p hitkit ${flags[*]}"
-    "$CARGO" build -q -p hitkit "${flags[@]}"
+    log "cargo build -p hitkit"
+    "$CARGO" build -q -p hitkit
+    if [ "$PROFILE" = release ]; then
+        log "cargo build -p hitkit --release"
+        "$CARGO" build -q -p hitkit --release
+    fi
     log "cargo build -p uniffi-bindgen"
     "$CARGO" build -q -p uniffi-bindgen
 fi
-LIB="$TARGET_DIR/$PROFILE/libhitkit.so"
+LIB="$TARGET_DIR/debug/libhitkit.so"   # unstripped: UniFFI reads its metadata symbols
 BINDGEN="$TARGET_DIR/debug/uniffi-bindgen"
 [ -f "$LIB" ] || { log "missing $LIB (run without --no-build)"; exit 1; }
 [ -x "$BINDGEN" ] || { log "missing $BINDGEN (run without --no-build)"; exit 1; }
@@ -110,7 +115,8 @@ changed=0
 for f in "${FILES[@]}"; do
     mkdir -p "$ROOT/$(dirname "$f")"
     if ! cmp -s "$TMP/fresh/$f" "$ROOT/$f" 2>/dev/null; then
-        cp "$TMP/fresh/$f" "$ROOT/$f"
+        # temp + rename: a concurrent reader (another script's compiler) never sees half a file
+        cp "$TMP/fresh/$f" "$ROOT/$f.tmp.$$" && mv -f "$ROOT/$f.tmp.$$" "$ROOT/$f"
         log "wrote $f"
         changed=$((changed + 1))
     fi

@@ -64,22 +64,25 @@ LIBDIR="$TARGET_DIR/$PROFILE"
 # Skipped when its stamp (compiler, class path, sources, and the stamp of the output DEP it
 # compiles against, "-" for none) is unchanged. Test classes must be recompiled when the main
 # classes change: calls with default arguments bind to synthetic constructor signatures.
+# JVM 1.8 bytecode (kotlinc's default, pinned): the jar then works on any JVM >= 8 and on
+# Android, and callers compiled for any target can inline the generated `use {}`.
+KOTLINC_FLAGS=(-jvm-target 1.8)
 compile() {
     local name="$1" dep="$2" cp="$3"; shift 3
     local srcs stamp_want
     mapfile -t srcs < <(find "$@" -name '*.kt' | LC_ALL=C sort)
-    stamp_want="$({ "$KOTLINC" -version 2>&1 </dev/null | head -1; echo "$cp"; [ "$dep" = - ] || cat "$OUT/$dep.stamp"; cat "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)"
+    # -nowarn: the generated bindings trip a few compiler warnings (unused parameters,
+    # deprecated JNA calls); the hand-written sources are kept warning-free without it.
+    local flags=("${KOTLINC_FLAGS[@]}"); [ "$name" = main ] && flags+=(-nowarn)
+    stamp_want="$({ "$KOTLINC" -version 2>&1 </dev/null | head -1; echo "${flags[*]} $cp"; [ "$dep" = - ] || cat "$OUT/$dep.stamp"; cat "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)"
     if [ -f "$OUT/$name.stamp" ] && [ "$(cat "$OUT/$name.stamp")" = "$stamp_want" ] && [ -d "$OUT/$name" ]; then
         log "$name: up to date"
         return 0
     fi
     log "kotlinc $name (${#srcs[@]} files) ..."
-    rm -rf "$OUT/$name" "$OUT/$name.stamp"
+    rm -rf "${OUT:?}/$name" "$OUT/$name.stamp"
     local t0; t0=$(date +%s)
-    # -nowarn: the generated bindings trip a few compiler warnings (unused parameters,
-    # deprecated JNA calls); the hand-written sources are kept warning-free without it.
-    local nowarn=(); [ "$name" = main ] && nowarn=(-nowarn)
-    "$KOTLINC" -cp "$cp" "${nowarn[@]}" -jvm-target 17 -d "$OUT/$name" "${srcs[@]}" </dev/null 2>&1 \
+    "$KOTLINC" -cp "$cp" "${flags[@]}" -d "$OUT/$name" "${srcs[@]}" </dev/null 2>&1 \
         | grep -v '^warning: unable to find kotlin-stdlib.jar' >&2 || true
     [ -d "$OUT/$name/dev/hitkit" ] || { log "kotlinc $name failed"; exit 1; }
     echo "$stamp_want" >"$OUT/$name.stamp"
@@ -103,11 +106,10 @@ if [ "$JAR" = 1 ]; then
     cp "$LIBDIR/libhitkit.so" "$stage/$jna_prefix/libhitkit.so"
     printf 'Manifest-Version: 1.0\nImplementation-Title: HitKit\nImplementation-Version: %s\nCreated-By: scripts/test-kotlin.sh\n' \
         "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)" >"$stage/META-INF/MANIFEST.MF"
-    # A fixed timestamp keeps the jar byte-for-byte reproducible for a given library.
-    find "$stage" -exec touch -h -d '2000-01-01T00:00:00Z' {} +
+    # Sorted entries and a fixed --date keep the jar byte-for-byte reproducible for a library.
     rm -f "$OUT/hitkit.jar"
-    (cd "$stage" && jar --create --file "$OUT/hitkit.jar" --manifest META-INF/MANIFEST.MF \
-        $(find . -type f ! -path ./META-INF/MANIFEST.MF | LC_ALL=C sort))
+    (cd "$stage" && mapfile -t entries < <(find . -type f ! -path ./META-INF/MANIFEST.MF | LC_ALL=C sort) &&
+        jar --create --date 2000-01-01T00:00:02Z --file "$OUT/hitkit.jar" --manifest META-INF/MANIFEST.MF "${entries[@]}")
     log "built $OUT/hitkit.jar ($(du -h "$OUT/hitkit.jar" | cut -f1); $jna_prefix/libhitkit.so from $PROFILE)"
     [ "$TEST" = 1 ] || { echo "kotlin: jar built: build/kotlin/hitkit.jar"; exit 0; }
 fi

@@ -83,6 +83,22 @@ read -r _ HIT_ADDR _ CONTROL_ADDR <<<"$first"
 [ -n "${CONTROL_ADDR:-}" ] || { log "collector did not start: $(cat "$RUN/collector.err")"; exit 1; }
 log "collector: hits $HIT_ADDR, control $CONTROL_ADDR (pid $COLLECTOR_PID)"
 
+# ---- Swift 6 language mode -------------------------------------------------------------
+# The package is tools 5.9 (Swift 5 mode, for Xcode 15 users); the HitKit module itself (the
+# generated bindings + HitKit+Idiom.swift) must also compile in Swift 6 mode, with complete
+# concurrency checking. (UniFFI issue #2929, async foreign traits crashing the compiler, does
+# not apply: HitKit's foreign traits are synchronous.)
+log "swift build --target HitKit in Swift 6 language mode"
+mkdir -p "$ROOT/build/swift6"
+"$SWIFT_RUN" --bind "$ROOT/build/swift6" "$ROOT/swift" -- swift build --target HitKit \
+    --scratch-path "$ROOT/build/swift6" -Xswiftc -swift-version -Xswiftc 6 \
+    {COLLECTOR_FD}>&- </dev/null >"$RUN/swift6.log" 2>&1 \
+    || { cat "$RUN/swift6.log" >&2; log "the HitKit module does not compile in Swift 6 mode"; exit 1; }
+if grep -q 'warning:' "$RUN/swift6.log"; then
+    grep -A3 'warning:' "$RUN/swift6.log" >&2
+    log "Swift 6 mode: warnings above"
+fi
+
 # ---- swift test ------------------------------------------------------------------------
 log "swift test in $ROOT/swift ($SWIFT_MODE mode)"
 set +e

@@ -185,15 +185,15 @@ fn every_loss_of_connection_stops_the_pass_and_costs_no_attempt() {
             0
         };
         assert!(fx.collector.wait_for_delivered(late, T), "{case}");
+        if matches!(loss, Loss::SilentListener) {
+            // Stored hits keep the URL they were made with: no way back here.
+            continue;
+        }
         fx.collector.set_mode(Mode::Ok);
-        tracker
-            .set_config("endpoint".into(), fx.collector.endpoint(), None)
-            .unwrap();
         assert_eq!(dispatch(&tracker), report(3, 0, 0, 0), "{case}: recovery");
         let delivered = pages(&fx.collector.delivered());
         let h0 = delivered.iter().filter(|p| *p == "h0").count();
         assert_eq!((h0, delivered.len()), (1 + late, 3 + late), "{case}");
-        drop(silent);
     }
 }
 
@@ -270,27 +270,38 @@ fn a_flapping_network_never_burns_an_attempt() {
         retry_after: None,
     });
     let flapper = Flapper::start(tracker.clone(), Duration::from_millis(2));
-    let mut failed = 0;
-    let mut offline_passes = 0;
-    for _ in 0..60 {
+    let (mut failed, mut dropped, mut offline_passes) = (0, 0, 0);
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
         let r = dispatch(&tracker);
-        assert_eq!((r.sent, r.dropped, r.remaining), (0, 0, 40), "{r:?}");
+        assert_eq!(r.sent, 0, "{r:?}");
         failed += r.failed;
-        offline_passes += u32::from(r.failed < 40);
+        dropped += r.dropped;
+        assert_eq!(r.remaining + dropped, 40, "{r:?}");
+        // Cut short: some hit still stored was not tried in this pass.
+        offline_passes += u32::from(r.failed < r.remaining);
     }
     let flips = flapper.stop();
     flush(&tracker);
-    let attempts: u64 = retry_counts(&tracker).iter().map(|&n| n as u64).sum();
+    // A dropped hit had used all its 100 attempts.
+    let attempts = retry_counts(&tracker)
+        .iter()
+        .map(|&n| n as u64)
+        .sum::<u64>()
+        + 100 * dropped;
     let requests = fx.collector.hits().len() as u64;
-    println!("{flips} flips, {offline_passes} passes cut short, {requests} requests");
+    println!(
+        "{flips} flips, {offline_passes} passes cut short, {requests} requests, {dropped} dropped"
+    );
     assert!(
         flips > 10 && offline_passes > 0,
         "the network never flapped mid-pass"
     );
     assert_eq!(attempts, requests, "attempts counted == refusals received");
     assert_eq!(
-        failed, requests,
-        "DispatchReport.failed == refusals received"
+        failed + dropped,
+        requests,
+        "reported failed + dropped == refusals received"
     );
 }
 
@@ -611,6 +622,7 @@ fn damaged_database_files_never_lose_hits_silently() {
         "conf garbage",
     ];
     let mut outcomes = Vec::new();
+    let mut silent = Vec::new();
     for case in cases {
         let fx = Fixture::new();
         let config = fx.config(OfflineModeKey::Always);
@@ -642,12 +654,8 @@ fn damaged_database_files_never_lose_hits_silently() {
             "{case}: opened, {} of 5 kept, reported {reported}, moved aside {aside}",
             kept.len()
         ));
-        if kept != ["h0", "h1", "h2", "h3", "h4"] {
-            assert!(
-                reported && aside,
-                "{case}: stored hits lost silently (kept {kept:?}, errors {:?})",
-                seen.errors()
-            );
+        if kept != ["h0", "h1", "h2", "h3", "h4"] && !(reported && aside) {
+            silent.push(format!("{case}: kept {kept:?}, errors {:?}", seen.errors()));
         }
         // The tracker keeps working.
         screen(&tracker, "after");
@@ -656,6 +664,10 @@ fn damaged_database_files_never_lose_hits_silently() {
         assert_eq!(dispatch(&tracker).sent, kept.len() as u64 + 1, "{case}");
     }
     println!("{}", outcomes.join("\n"));
+    assert!(
+        silent.is_empty(),
+        "stored hits lost without a word: {silent:#?}"
+    );
 }
 
 /// Run by `a_database_held_by_another_process_is_storage_locked`: stores

@@ -155,7 +155,9 @@ struct Ledger {
     /// Hits whose 2xx send was followed by a resolved `flush()`: their delete
     /// is durable, so they must never be stored or sent again.
     settled: HashSet<u64>,
-    refused_live: u64,
+    /// Hits refused (non-2xx) at least once; those never acknowledged were
+    /// refused live in `required` mode and are not stored, by design.
+    refused: HashSet<u64>,
     dropped_by_policy: BTreeSet<u64>,
     duplicates: u64,
     kills: u64,
@@ -373,7 +375,10 @@ fn spawn(
         .args(["--n", &(ID_STRIDE - 1).to_string()])
         .args(["--seed", &seed.to_string()])
         .args(["--timeout-ms", "250"])
-        .args(["--concurrency", if seed % 3 == 0 { "3" } else { "1" }])
+        .args([
+            "--concurrency",
+            if seed.is_multiple_of(3) { "3" } else { "1" },
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -500,10 +505,7 @@ fn account(ledger: &mut Ledger, session: &Session) {
                 sent_unsettled.push(*id);
             }
             Line::Failed(id) => {
-                if !ledger.acked.contains_key(id) {
-                    // `required` mode: refused live, not stored by design.
-                    ledger.refused_live += 1;
-                }
+                ledger.refused.insert(*id);
                 outcome.insert(*id);
             }
             Line::Flushed { count, listed } => {
@@ -747,10 +749,12 @@ fn report(ledger: &Ledger, kill_loop: Duration, total: Duration) {
         "dropped by maxAttempts:    {} (refused {MAX_ATTEMPTS} times, SPEC §3)",
         ledger.dropped_by_policy.len()
     );
-    println!(
-        "refused live (required):   {} (non-2xx answer, not stored by design)",
-        ledger.refused_live
-    );
+    let refused_live = ledger
+        .refused
+        .iter()
+        .filter(|id| !ledger.acked.contains_key(id))
+        .count();
+    println!("refused live (required):   {refused_live} (non-2xx answer, not stored by design)");
     println!(
         "unacknowledged, gone:      {} queued in memory, {} in flight at the kill",
         ledger.queued_gone, ledger.in_flight_gone

@@ -12,7 +12,7 @@ use super::events::{Event, Status};
 use super::policy::{self, AfterRejection};
 use super::sender::{SendOutcome, Sender};
 use super::settings::Settings;
-use super::store::{HitStore, Key, StoredHit};
+use super::store::{Database, HitStore, Key, StoredHit};
 use super::{DispatchSummary, Shared};
 
 /// Why a pass ended before the store was empty.
@@ -41,8 +41,13 @@ impl PassResult {
     }
 }
 
+/// During a long pass, deletes are made durable at least this often, so a
+/// kill re-sends at most this much of the pass (delivery is at-least-once).
+const COMMIT_EVERY: Duration = Duration::from_millis(250);
+
 pub struct Pass<'a> {
     pub store: &'a Arc<HitStore>,
+    pub database: &'a Arc<Database>,
     pub sender: &'a Sender,
     pub shared: &'a Shared,
     pub settings: &'a Settings,
@@ -57,6 +62,7 @@ impl Pass<'_> {
         let mut cursor: Option<Key> = None;
         let mut exhausted = false;
         let concurrency = self.settings.dispatch_concurrency.max(1) as usize;
+        let mut last_commit = Instant::now();
 
         loop {
             while result.stop.is_none() && !exhausted && in_flight.len() < concurrency {
@@ -106,6 +112,11 @@ impl Pass<'_> {
             let Some(joined) = joined else { break };
             let Ok((hit, outcome)) = joined else { continue };
             self.settle(hit, outcome, &mut result);
+            if result.changed && last_commit.elapsed() >= COMMIT_EVERY {
+                let database = self.database.clone();
+                let _ = tokio::task::spawn_blocking(move || database.flush()).await;
+                last_commit = Instant::now();
+            }
         }
         result.summary.remaining = self.store.len();
         result

@@ -109,41 +109,31 @@ fn split(
     let head_len = join(base, head.iter().map(|(_, p)| p.as_str())).len() + mh_room;
 
     let mut warnings = Vec::new();
-    let mut parts: Vec<Vec<&str>> = vec![Vec::new()];
-    let mut used = head_len;
-    let mut offending = Vec::new();
-    for (key, piece) in &rest {
-        let len = piece.len() + 1;
-        if head_len + len > budget {
-            offending.push(key.as_str());
-            continue;
-        }
-        if used + len > budget {
-            parts.push(Vec::new());
-            used = head_len;
-        }
-        used += len;
-        if let Some(part) = parts.last_mut() {
-            part.push(piece.as_str());
-        }
-    }
-    let mut mherr = !offending.is_empty();
-    for key in &offending {
+    let (fitting, offending): (Vec<_>, Vec<_>) = rest
+        .iter()
+        .partition(|(_, piece)| head_len + piece.len() < budget);
+    for (key, _) in &offending {
         warnings.push(format!(
             "parameter `{key}` cannot fit in a hit of {max_size} bytes: sent without it (mherr=1)"
         ));
     }
+    let mut pieces: Vec<&str> = fitting.iter().map(|(_, piece)| piece.as_str()).collect();
+    if !offending.is_empty() {
+        pieces.push("mherr=1");
+    }
+    let mut parts = pack(&pieces, head_len, budget);
     if parts.len() > MAX_PARTS {
         warnings.push(format!(
             "hit needs {} parts (at most {MAX_PARTS}): sent with its standard parameters only (mherr=1)",
             parts.len()
         ));
-        parts.truncate(1);
-        parts[0].retain(|piece| piece.starts_with("vtag=") || piece.starts_with("ptag="));
-        mherr = true;
-    }
-    if mherr && let Some(part) = parts.last_mut() {
-        part.push("mherr=1");
+        let standard: Vec<&str> = pieces
+            .iter()
+            .copied()
+            .filter(|piece| piece.starts_with("vtag=") || piece.starts_with("ptag="))
+            .chain(["mherr=1"])
+            .collect();
+        parts = pack(&standard, head_len, budget);
     }
 
     let head: Vec<&str> = head.iter().map(|(_, p)| p.as_str()).collect();
@@ -170,6 +160,25 @@ fn split(
             .collect()
     };
     (urls, warnings)
+}
+
+/// Greedy packing, in order: each part holds as many pieces as fit after
+/// the `head_len` bytes every part repeats.
+fn pack<'a>(pieces: &[&'a str], head_len: usize, budget: usize) -> Vec<Vec<&'a str>> {
+    let mut parts = vec![Vec::new()];
+    let mut used = head_len;
+    for &piece in pieces {
+        let len = piece.len() + 1;
+        if used + len > budget && !parts.last().is_none_or(Vec::is_empty) {
+            parts.push(Vec::new());
+            used = head_len;
+        }
+        used += len;
+        if let Some(part) = parts.last_mut() {
+            part.push(piece);
+        }
+    }
+    parts
 }
 
 fn join<'a>(base: &str, pieces: impl Iterator<Item = &'a str>) -> String {

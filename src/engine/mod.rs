@@ -70,10 +70,12 @@ struct Front {
 
 pub struct Engine {
     front: Mutex<Front>,
-    commands: mpsc::UnboundedSender<Command>,
     store: Arc<HitStore>,
     shared: Arc<Shared>,
     database_path: PathBuf,
+    /// Dropped last: closing the queue lets the worker finish and close the
+    /// database, which saves counts only once no one else holds the store.
+    commands: mpsc::UnboundedSender<Command>,
 }
 
 impl Engine {

@@ -318,6 +318,7 @@ impl Worker {
         let dropped_by_age = self.enforce_age_limit();
         let pass = Pass {
             store: &self.store,
+            database: &self.database,
             sender: &self.sender,
             shared: &self.shared,
             settings: &self.settings,
