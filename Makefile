@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test test-rust test-kotlin test-swift bindings bindings-check jar bench bench-bindings size lint clean
+.PHONY: demo test test-rust test-kotlin test-swift bindings bindings-check jar bench bench-bindings crash fuzz size lint clean
 
 ## The main job: the offline story end to end against a local collector.
 demo:
@@ -33,9 +33,22 @@ test-swift:
 jar:
 	bash scripts/test-kotlin.sh --jar
 
-## Benchmarks print figures; they are not tests.
+## Benchmarks print figures; they are not tests (BENCHMARKS.md).
+bench:
+	$(CARGO) run --release -p hitkit-bench
+
 bench-bindings:
 	bash scripts/bench-bindings.sh
+
+## The long crash run: a tracker in a child process killed with SIGKILL at
+## least 250 times (RELIABILITY.md); a short run is part of `make test`.
+crash:
+	$(CARGO) build -p hitkit-reliability --bins
+	$(CARGO) run -q -p hitkit-reliability --bin hitkit-crash -- --kills 250 --max-seconds 900
+
+## Each fuzz target for a bounded time (cargo-fuzz on stable via RUSTC_BOOTSTRAP).
+fuzz:
+	bash scripts/fuzz.sh 60
 
 ## Size of the shipped library (release profile, stripped).
 size:

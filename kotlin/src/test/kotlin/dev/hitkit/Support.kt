@@ -80,8 +80,17 @@ class Recorder : TrackerDelegate {
 
 fun tempDir(): Path = Files.createTempDirectory("hitkit-kotlin-")
 
+// A closed tracker's worker finishes in the background and writes its clean-close
+// record last, so a delete racing it is simply tried again.
 fun deleteTree(path: Path) {
-    if (Files.exists(path)) Files.walk(path).sorted(Comparator.reverseOrder()).forEach { Files.deleteIfExists(it) }
+    repeat(100) {
+        try {
+            if (Files.exists(path)) Files.walk(path).sorted(Comparator.reverseOrder()).forEach { Files.deleteIfExists(it) }
+            return
+        } catch (e: Exception) {
+            Thread.sleep(20)
+        }
+    }
 }
 
 fun config(path: Path, storage: OfflineModeKey? = null) = TrackerConfig(
