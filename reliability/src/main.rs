@@ -566,7 +566,13 @@ fn check_store(
             .all()
             .unwrap_or_default()
             .into_iter()
-            .find(|hit| hit_id(&hit.url).is_some_and(|id| ledger.acked.contains_key(&id)));
+            // An acknowledged hit the collector never got: deleting it is a
+            // real loss (one already delivered would not be).
+            .find(|hit| {
+                hit_id(&hit.url).is_some_and(|id| {
+                    ledger.acked.contains_key(&id) && !ledger.deliveries.contains_key(&id)
+                })
+            });
         if let Some(victim) = victim {
             println!("sabotage: deleting stored hit {}", victim.url);
             ledger.sabotaged = store.remove(&victim.key).unwrap_or(false);
