@@ -21,6 +21,7 @@ pub fn run(endpoint: &str, lines: &mut Vec<Line>, details: &mut serde_json::Map<
     let mut burst = time_calls(&tracker, CALLS, Duration::ZERO);
     let mut paced = time_calls(&tracker, PACED_CALLS, Duration::from_millis(1));
     probe.wait_saves(saved + (CALLS + PACED_CALLS) as u64);
+    common::close(tracker, dir.path());
     let mut detail = serde_json::Map::new();
     for (name, samples) in [("burst", &mut burst), ("paced", &mut paced)] {
         let max = samples.iter().max().copied().unwrap_or_default();

@@ -23,6 +23,21 @@ pub fn tracker(dir: &Path, endpoint: &str) -> Arc<Tracker> {
     .expect("tracker opens")
 }
 
+/// Drops the tracker and waits for HitKit's clean close, which runs in the
+/// background and ends with `hitkit.closed` beside the database; so no row
+/// is disturbed by the close of the one before, and the directory can go.
+pub fn close(tracker: Arc<Tracker>, dir: &Path) -> bool {
+    drop(tracker);
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < give_up {
+        if dir.join("hitkit.closed").exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
 /// The hit every row sends: a screen with the parameters a typical app adds,
 /// so URLs have a realistic length (about 260 bytes once stored).
 pub fn send_hit(tracker: &Tracker, i: usize) {

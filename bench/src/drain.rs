@@ -94,6 +94,7 @@ pub fn run(
         .map(|&c| raw.send_all(collector, &delayed_urls, c as usize))
         .collect();
     collector.set_mode(Mode::Ok);
+    common::close(tracker, dir.path());
     let label = format!(", {} ms answer", DELAY.as_millis());
     push_lines(
         lines,

@@ -141,8 +141,7 @@ pub fn child_main(phase: &str, dir: &Path, endpoint: &str) {
         "fill" => {
             let tracker = common::tracker(dir, endpoint);
             let mut result = fill(&tracker);
-            drop(tracker);
-            result["clean_close"] = json!(wait_for_clean_close(dir));
+            result["clean_close"] = json!(common::close(tracker, dir));
             result
         }
         "fill-kill" => {
@@ -155,19 +154,6 @@ pub fn child_main(phase: &str, dir: &Path, endpoint: &str) {
         other => panic!("unknown child phase {other}"),
     };
     println!("{result}");
-}
-
-/// HitKit closes in the background once the last tracker handle is gone;
-/// its clean close ends with `hitkit.closed` beside the database.
-fn wait_for_clean_close(dir: &Path) -> bool {
-    let give_up = Instant::now() + std::time::Duration::from_secs(10);
-    while Instant::now() < give_up {
-        if dir.join("hitkit.closed").exists() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    false
 }
 
 /// Stores `HITS` hits, `BURST` at a time; returns its seconds and raw bytes.
@@ -209,7 +195,7 @@ fn store_drain(dir: &Path, endpoint: &str) -> Value {
     assert_eq!(report.sent, HITS, "every hit is sent: {report:?}");
     common::block_on(tracker.flush());
     let disk_drained = dir_bytes(dir);
-    drop(tracker);
+    common::close(tracker, dir);
     json!({
         "rss_before_tracker_kb": rss_before,
         "fill_seconds": filled["seconds"],

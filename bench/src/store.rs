@@ -46,7 +46,7 @@ pub fn run(endpoint: &str, lines: &mut Vec<Line>, details: &mut serde_json::Map<
             probe.wait_saves(after.saves + k + 1) - start
         })
         .collect();
-    drop(tracker);
+    common::close(tracker, dir.path());
 
     // SQLite, same URLs (as HitKit stored them), each table in its own file.
     let sqlite_dir = common::scratch_dir();
