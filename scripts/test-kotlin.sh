@@ -116,38 +116,9 @@ fi
 
 # ---- the collector process -------------------------------------------------------------
 # HITKIT_CLI: a `hitkit` binary to use as it is; with --no-bindings an existing one is reused.
-CLI="${HITKIT_CLI:-$TARGET_DIR/debug/hitkit}"
-if [ -z "${HITKIT_CLI:-}" ] && { [ "$BINDINGS" = 1 ] || [ ! -x "$CLI" ]; }; then
-    "$CARGO" build -q -p hitkit-cli >&2
-fi
-RUN="$(mktemp -d "${TMPDIR:-/tmp}/hitkit-kotlin-run.XXXXXX")"
-COLLECTOR_PID=""
-cleanup() {
-    if [ -n "${COLLECTOR_FD:-}" ]; then exec {COLLECTOR_FD}>&-; fi   # stdin closes: it exits
-    if [ -n "$COLLECTOR_PID" ]; then
-        kill "$COLLECTOR_PID" 2>/dev/null || true
-        wait "$COLLECTOR_PID" 2>/dev/null || true
-    fi
-    rm -rf "$RUN"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-mkfifo "$RUN/collector.in"
-"$CLI" collect --port 0 --control-port 0 --exit-on-stdin-close \
-    <"$RUN/collector.in" >"$RUN/collector.out" 2>"$RUN/collector.err" &
-COLLECTOR_PID=$!
-# Hold the write end of its stdin: if this script dies, even by SIGKILL, the collector exits.
-exec {COLLECTOR_FD}>"$RUN/collector.in"
-first=""
-for _ in $(seq 1 200); do
-    first="$(head -n1 "$RUN/collector.out" 2>/dev/null || true)"
-    case "$first" in listening*control*) break ;; esac
-    kill -0 "$COLLECTOR_PID" 2>/dev/null || { log "collector exited: $(cat "$RUN/collector.err")"; exit 1; }
-    sleep 0.05
-done
-read -r _ HIT_ADDR _ CONTROL_ADDR <<<"$first"
-[ -n "${CONTROL_ADDR:-}" ] || { log "collector did not start: $(cat "$RUN/collector.err")"; exit 1; }
-log "collector: hits $HIT_ADDR, control $CONTROL_ADDR (pid $COLLECTOR_PID)"
+# shellcheck source=collector.sh
+. "$ROOT/scripts/collector.sh"
+start_collector kotlin
 
 # ---- run -------------------------------------------------------------------------------
 if [ "$JAR" = 1 ]; then

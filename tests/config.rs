@@ -165,13 +165,7 @@ fn endpoint_and_secure_shape_the_url() {
         .unwrap();
     screen(&tracker, "b");
     flush(&tracker);
-    let urls: Vec<_> = tracker
-        .offline()
-        .get()
-        .unwrap()
-        .into_iter()
-        .map(|h| h.url)
-        .collect();
+    let urls = stored_urls(&tracker);
     assert!(
         urls[0].starts_with("https://logs.xiti.com/hit.xiti?s=123&"),
         "{}",

@@ -99,13 +99,7 @@ fn required_new_hit_goes_behind_the_backlog_when_the_backlog_cannot_leave() {
     });
     screen(&tracker, "c");
     flush(&tracker);
-    let stored: Vec<_> = tracker
-        .offline()
-        .get()
-        .unwrap()
-        .into_iter()
-        .map(|h| h.url)
-        .collect();
+    let stored = stored_urls(&tracker);
     assert_eq!(stored.len(), 3);
     assert!(stored[2].contains("p=c"), "{stored:?}");
     assert!(

@@ -153,6 +153,17 @@ pub fn dispatch(tracker: &Tracker) -> DispatchReport {
     wait(tracker.offline().dispatch_and_wait(None))
 }
 
+/// URLs of the stored hits, oldest first.
+pub fn stored_urls(tracker: &Tracker) -> Vec<String> {
+    tracker
+        .offline()
+        .get()
+        .expect("stored hits")
+        .into_iter()
+        .map(|h| h.url)
+        .collect()
+}
+
 /// Screen names (`p`) in the order the collector received them.
 pub fn pages(hits: &[ReceivedHit]) -> Vec<String> {
     hits.iter()
