@@ -229,8 +229,14 @@ fn run(options: &Options) -> Result<bool, String> {
 
     let mut index = 1;
     while ledger.kills < options.kills && started.elapsed() < bound {
-        let storage = if rng.chance(50) { "required" } else { "always" };
-        let first = pick_mode(&mut rng);
+        let mut storage = if rng.chance(50) { "required" } else { "always" };
+        let mut first = pick_mode(&mut rng);
+        if options.sabotage && !ledger.sabotaged {
+            // Make sure acknowledged hits stay stored undelivered, so there
+            // is one to take away.
+            storage = "always";
+            first = Mode::Refuse;
+        }
         collector.set_mode(first.clone());
         *ledger.modes_used.entry(first.to_string()).or_default() += 1;
         let mut child = spawn(
