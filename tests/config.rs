@@ -16,7 +16,7 @@ const KEYS: &[(&str, &[&str], &[&str])] = &[
     (
         "domain",
         &["example.com"],
-        &["", "exa mple.com", "example.com."],
+        &["", "exa mple.com", "example.com.", "123", "1.2.3"],
     ),
     (
         "pixelPath",
@@ -356,4 +356,27 @@ fn defaults_match_the_spec() {
         (30, 15000, 1)
     );
     assert_eq!((c.endpoint, c.name.as_str()), (None, "default"));
+}
+
+#[test]
+fn a_panicking_completion_handler_does_not_stop_the_tracker() {
+    struct Boom;
+    impl SetConfigCallback for Boom {
+        fn on_set(&self, _: bool) {
+            panic!("a host callback threw");
+        }
+    }
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Never);
+    tracker
+        .set_config("maxAttempts".into(), "4".into(), Some(Arc::new(Boom)))
+        .unwrap();
+    assert!(
+        tracker
+            .set_config("maxAttempts".into(), "x".into(), Some(Arc::new(Boom)))
+            .is_err()
+    );
+    screen(&tracker, "still-working");
+    flush(&tracker);
+    assert_eq!(pages(&fx.collector.delivered()), ["still-working"]);
 }

@@ -336,3 +336,49 @@ fn hits_left_in_the_in_flight_journal_become_stored_hits_on_open() {
         seen.all()
     );
 }
+
+#[test]
+fn a_pending_deadline_timer_does_not_keep_a_closed_store_open() {
+    let fx = Fixture::new();
+    let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
+    for name in names("t", 3) {
+        screen(&tracker, &name);
+    }
+    tracker.set_network_available(false);
+    // Answered at once (offline), but its deadline timer runs for 30 s.
+    assert_eq!(
+        wait(tracker.offline().dispatch_and_wait(Some(30_000))).remaining,
+        3
+    );
+    close(tracker);
+    let (again, seen_again) = fx.tracker(OfflineModeKey::Always);
+    assert_eq!(again.offline().count(), 3);
+    assert!(
+        seen.errors().is_empty() && seen_again.errors().is_empty(),
+        "{:?}",
+        seen_again.errors()
+    );
+}
+
+#[test]
+fn a_store_deleted_behind_a_closed_tracker_is_reported_not_counted() {
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    for name in names("d", 5) {
+        screen(&tracker, &name);
+    }
+    close(tracker);
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::metadata(fx.dir.path().join("hits").join("hitkit.closed")).is_ok()
+    }));
+    std::fs::remove_dir_all(fx.dir.path().join("hits").join("store")).unwrap();
+    let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
+    assert_eq!(tracker.offline().count(), 0);
+    assert!(
+        seen.errors()
+            .iter()
+            .any(|e| e.contains("5 of 5 stored hit(s)")),
+        "{:?}",
+        seen.errors()
+    );
+}

@@ -149,7 +149,12 @@ impl Pass<'_> {
                     url: hit.url,
                 });
             }
-            SendOutcome::Rejected(code) => {
+            SendOutcome::Rejected(_) | SendOutcome::Unsendable(_) => {
+                let why = match outcome {
+                    SendOutcome::Unsendable(reason) => format!("could not be sent ({reason})"),
+                    SendOutcome::Rejected(code) => format!("answered HTTP {code}"),
+                    _ => String::new(),
+                };
                 result.changed = true;
                 let attempts = match self.store.record_attempt(&hit.key) {
                     Ok(Some(attempts)) => attempts,
@@ -172,7 +177,7 @@ impl Pass<'_> {
                         }
                         result.summary.dropped += 1;
                         events.warning(format!(
-                            "hit dropped after {attempts} attempt(s), last answered HTTP {code}: {}",
+                            "hit dropped after {attempts} attempt(s), last {why}: {}",
                             hit.url
                         ));
                     }

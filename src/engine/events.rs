@@ -86,7 +86,13 @@ impl Events {
 
 /// A delegate that panics must not take the tracker's worker down with it.
 fn deliver(sink: &Arc<dyn EventSink>, event: Event) {
-    let _ = catch_unwind(AssertUnwindSafe(|| sink.emit(event)));
+    call_back(|| sink.emit(event));
+}
+
+/// Runs an app callback; a panic in it (a foreign exception, through UniFFI)
+/// is contained here.
+pub fn call_back(callback: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(callback));
 }
 
 /// Poisoning only means a delegate panicked while we held the lock; the data

@@ -191,7 +191,7 @@ impl Engine {
         if let Err(e) = change(&mut front.settings) {
             drop(front);
             if let Some(done) = done {
-                done(false);
+                events::call_back(|| done(false));
             }
             return Err(e);
         }
@@ -238,7 +238,7 @@ impl Engine {
         }
     }
 
-    /// Starts a pass now; a request made while one waits to start joins it.
+    /// Starts a pass now; a request made while one waits or runs joins it.
     pub fn dispatch(&self) {
         if !self.shared.dispatch_queued.swap(true, Ordering::SeqCst) {
             let _ = self.enqueue(Command::Dispatch);
@@ -269,11 +269,13 @@ impl Engine {
             return nothing_done();
         }
         if let (Some(deadline), Ok(runtime)) = (deadline, runtime::get()) {
-            let store = self.store.clone();
+            // Weak: the timer must never keep a closed tracker's store open.
+            let store = Arc::downgrade(&self.store);
             runtime.spawn(async move {
                 tokio::time::sleep_until((deadline + DEADLINE_GRACE).into()).await;
+                let remaining = store.upgrade().map_or(0, |store| store.len());
                 reply.send(DispatchSummary {
-                    remaining: store.len(),
+                    remaining,
                     ..Default::default()
                 });
             });

@@ -15,6 +15,9 @@ pub enum SendOutcome {
     Rejected(u16),
     /// No complete response: connect error, DNS failure, reset, timeout.
     ConnectionLost(String),
+    /// No request could be made at all (a URL no client can send): it will
+    /// never succeed, so it counts as a refusal, not as a loss of connection.
+    Unsendable(String),
 }
 
 #[derive(Clone)]
@@ -28,6 +31,9 @@ impl Sender {
             .tls_backend_preconfigured(tls_config())
             .user_agent(concat!("HitKit/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(30))
+            // A redirect is not a 2xx from the collector (a captive portal's
+            // page is not a delivery): it is answered as a refusal.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Sender { client })
@@ -36,6 +42,7 @@ impl Sender {
     pub async fn send(&self, url: &str, timeout: Duration) -> SendOutcome {
         let response = match self.client.get(url).timeout(timeout).send().await {
             Ok(response) => response,
+            Err(e) if e.is_builder() => return SendOutcome::Unsendable(describe(&e)),
             Err(e) => return SendOutcome::ConnectionLost(describe(&e)),
         };
         let status = response.status().as_u16();

@@ -153,6 +153,19 @@ impl Settings {
             1,
             MAX_DISPATCH_CONCURRENCY as u64,
         )?;
+        // The pieces can each look right and still not make a URL (a domain
+        // ending in a number is read as a bad IPv4 address).
+        // Checked even while `endpoint` is set: clearing it must not expose
+        // a collector URL that cannot be sent.
+        for sub in [&self.log, &self.log_ssl] {
+            let url = format!("https://{sub}.{}{}", self.domain, self.pixel_path);
+            if reqwest::Url::parse(&url).is_err() {
+                return Err(Error::config(
+                    "domain",
+                    format!("`{url}` is not a usable URL"),
+                ));
+            }
+        }
         if let Some(key) = &self.encryption_key {
             super::codec::parse_key(key)?;
         }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::codec::Codec;
 use super::dispatch::Pass;
-use super::events::{Event, Status, lock};
+use super::events::{Event, Status, call_back, lock};
 use super::hit::{self, BuiltHit};
 use super::policy::{self, Backoff};
 use super::sender::{SendOutcome, Sender};
@@ -167,7 +167,7 @@ impl Worker {
                 }
                 self.settings = *settings;
                 if let Some(done) = done {
-                    done(true);
+                    call_back(|| done(true));
                 }
             }
             Command::NetworkChanged(available) => {
@@ -177,12 +177,16 @@ impl Worker {
                 }
             }
             Command::Dispatch => {
-                // Requests made from here on start a new pass after this one.
-                self.shared.dispatch_queued.store(false, Ordering::SeqCst);
                 self.pass(None).await;
+                // Requests made during the pass were merged into it; from
+                // here on a request starts a new one.
+                self.shared.dispatch_queued.store(false, Ordering::SeqCst);
             }
             Command::DispatchAndWait { deadline, reply } => {
                 let summary = self.pass(deadline).await;
+                // The deletes are on disk before the caller hears of them (an
+                // iOS app may be suspended as soon as it does).
+                self.commit().await;
                 reply.send(summary);
             }
             Command::Flush(waiter) => self.flush_waiters.push(waiter),
@@ -233,7 +237,7 @@ impl Worker {
             match outcome {
                 SendOutcome::Delivered(_) => self.emit_sent(true, url),
                 // The collector answered: not a loss of connection, so not stored.
-                SendOutcome::Rejected(_) => self.emit_sent(false, url),
+                SendOutcome::Rejected(_) | SendOutcome::Unsendable(_) => self.emit_sent(false, url),
                 SendOutcome::ConnectionLost(_) => {
                     self.store_hit(&hit, &hit.urls[i..]);
                     break;

@@ -186,8 +186,11 @@ impl HitStore {
                 let Some(mut record) = codec.decode(old) else {
                     return Some(old.to_vec());
                 };
-                record.retry_count += 1;
-                let new = codec.encode(&record).ok()?;
+                record.retry_count = record.retry_count.saturating_add(1);
+                // Returning `None` would delete the hit: keep it as it was.
+                let Ok(new) = codec.encode(&record) else {
+                    return Some(old.to_vec());
+                };
                 attempts = Some(record.retry_count);
                 Some(new)
             })

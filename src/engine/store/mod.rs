@@ -164,11 +164,17 @@ impl Database {
         // sled's recovery rewrites them, until the counts say all is well.
         let suspect = closed
             .as_ref()
-            .is_some_and(|c| sled_dir.exists() && fingerprint(&sled_dir) != c.files);
+            .is_some_and(|c| fingerprint(&sled_dir) != c.files);
         let copy = match suspect {
             true => {
                 let copy = corrupt_path(&sled_dir);
-                copy_dir(&sled_dir, &copy).ok().map(|()| copy)
+                match copy_dir(&sled_dir, &copy) {
+                    Ok(()) => Some(copy),
+                    Err(_) => {
+                        let _ = std::fs::remove_dir_all(&copy);
+                        None
+                    }
+                }
             }
             false => None,
         };
@@ -312,11 +318,27 @@ fn open_sled(path: &Path, copy: Option<&Path>) -> Result<(sled::Db, Vec<Notice>)
             // iOS and Android builds of sled have no background flusher: flush
             // ourselves everywhere so every platform behaves the same.
             .flush_every_ms(None);
-        catch_unwind(AssertUnwindSafe(|| config.open()))
+        // Holding `hitkit.lock`, a busy sled lock can only be an instance of
+        // this process still finishing its close (sled ends some work on its
+        // own threads): give it a moment.
+        let give_up = Instant::now() + CLOSE_WAIT;
+        loop {
+            let opened = catch_unwind(AssertUnwindSafe(|| config.open()));
+            match &opened {
+                Ok(Err(sled::Error::Io(e)))
+                    if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < give_up =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                _ => return opened,
+            }
+        }
     };
     let reason = match open() {
         Ok(Ok(db)) => return Ok((db, Vec::new())),
-        Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+        // The OS saying busy, no permission, disk full says nothing about
+        // the files: report it and leave them alone.
+        Ok(Err(sled::Error::Io(e))) if says_nothing_about_the_files(&e) => {
             return Err(Error::storage(format!(
                 "cannot open {}: {e}",
                 path.display()
@@ -361,6 +383,19 @@ fn open_sled(path: &Path, copy: Option<&Path>) -> Result<(sled::Db, Vec<Notice>)
         ))),
         Err(_) => Err(Error::storage(format!("cannot open {}", path.display()))),
     }
+}
+
+fn says_nothing_about_the_files(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    const TOO_MANY_OPEN_FILES: i32 = 24; // EMFILE, on Linux, Android and Darwin alike
+    matches!(
+        error.kind(),
+        K::PermissionDenied
+            | K::WouldBlock
+            | K::StorageFull
+            | K::ReadOnlyFilesystem
+            | K::QuotaExceeded
+    ) || error.raw_os_error() == Some(TOO_MANY_OPEN_FILES)
 }
 
 /// `{path}.corrupt-{ms}`, made unique if that name is taken.
