@@ -107,6 +107,7 @@ fn every_refusal_costs_exactly_one_attempt_and_the_last_drops_the_hit() {
         assert_eq!(dropped, 2, "{case}: {:?}", seen.warnings());
 
         // `required` mode: a live hit the collector refuses is not stored.
+        close(tracker);
         let (live, seen) = tracker_with(quick(&fx, OfflineModeKey::Required));
         screen(&live, "live");
         flush(&live);

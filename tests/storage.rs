@@ -382,3 +382,23 @@ fn a_store_deleted_behind_a_closed_tracker_is_reported_not_counted() {
         seen.errors()
     );
 }
+
+#[test]
+fn one_live_tracker_per_name_and_database() {
+    let fx = Fixture::new();
+    let (first, _) = fx.tracker(OfflineModeKey::Always);
+    match Tracker::new(fx.config(OfflineModeKey::Always)) {
+        Err(TrackerError::InvalidConfig { key, reason }) => {
+            assert_eq!(key, "name");
+            assert!(reason.contains("already open"), "{reason}");
+        }
+        other => panic!("expected InvalidConfig, got {:?}", other.map(|_| ())),
+    }
+    // An `Offline` kept around does not keep its tracker open.
+    let offline = first.offline();
+    screen(&first, "kept");
+    close(first);
+    assert_eq!(offline.count(), 0);
+    let (second, _) = fx.tracker(OfflineModeKey::Always);
+    assert_eq!(second.offline().count(), 1);
+}

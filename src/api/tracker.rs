@@ -115,7 +115,7 @@ impl Tracker {
     /// Stored hits. Swift and Kotlin: the property `tracker.offline`.
     #[uniffi::method(name = "get_offline")]
     pub fn offline(&self) -> Arc<Offline> {
-        Arc::new(Offline::new(self.engine.clone()))
+        Arc::new(Offline::new(&self.engine))
     }
 }
 

@@ -73,6 +73,8 @@ pub struct Engine {
     store: Arc<HitStore>,
     shared: Arc<Shared>,
     database_path: PathBuf,
+    /// This tracker's ownership of its hit store.
+    _claim: Arc<store::Claim>,
     /// Dropped last: closing the queue lets the worker finish and close the
     /// database, which saves counts only once no one else holds the store.
     commands: mpsc::UnboundedSender<Command>,
@@ -86,6 +88,7 @@ impl Engine {
         let (database, mut notices) = Database::open(&settings.database_path)?;
         let codec = codec::Codec::new(settings.encryption_key.as_deref())?;
         let (store, more) = database.hit_store_with(&settings.name, codec)?;
+        let claims = store.claim(&settings.name, store::CLOSE_WAIT)?;
         notices.extend(more);
         let visitor_uuid = database.visitor_uuid()?;
         let sender = sender::Sender::new().map_err(|reason| Error::Runtime { reason })?;
@@ -108,6 +111,7 @@ impl Engine {
             database.clone(),
             sender,
             shared.clone(),
+            claims.worker,
         );
         runtime.spawn(worker.run(queue));
 
@@ -122,6 +126,7 @@ impl Engine {
             commands,
             store,
             shared,
+            _claim: claims.tracker,
         })
     }
 

@@ -18,7 +18,7 @@ use super::hit::{self, BuiltHit};
 use super::policy::{self, Backoff};
 use super::sender::{SendOutcome, Sender};
 use super::settings::{Settings, StorageMode};
-use super::store::{Database, HitStore};
+use super::store::{Claim, Database, HitStore};
 use super::{DispatchSummary, Shared, now_ms};
 
 /// Called once a `set_config`/`set_offline_mode` change is in effect.
@@ -77,6 +77,9 @@ pub struct Worker {
     /// Stored hits waiting for the flush that makes them saved.
     saved_urls: Vec<String>,
     flush_waiters: Vec<oneshot::Sender<()>>,
+    /// Released when the worker ends: only then may another tracker take
+    /// over its hits.
+    _claim: Arc<Claim>,
 }
 
 impl Worker {
@@ -86,6 +89,7 @@ impl Worker {
         database: Arc<Database>,
         sender: Sender,
         shared: Arc<Shared>,
+        claim: Arc<Claim>,
     ) -> Worker {
         Worker {
             settings,
@@ -97,6 +101,7 @@ impl Worker {
             unflushed: false,
             saved_urls: Vec::new(),
             flush_waiters: Vec::new(),
+            _claim: claim,
         }
     }
 

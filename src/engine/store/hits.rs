@@ -2,10 +2,12 @@
 //! order, its in-flight journal, and an exact count.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
 
 use super::super::codec::{Codec, Record};
 use super::super::error::{Error, Result};
+use super::super::events::lock;
 use super::super::hit::{self, HitKind};
 use super::{Key, StoredHit};
 
@@ -19,6 +21,24 @@ pub struct HitStore {
     count: AtomicU64,
     /// Values found unreadable (and deleted) since the worker last asked.
     unreadable: AtomicU64,
+    /// The one tracker, and its worker, that may change these hits.
+    owner: Mutex<Owner>,
+}
+
+#[derive(Default)]
+struct Owner {
+    tracker: Weak<Claim>,
+    worker: Weak<Claim>,
+}
+
+/// Held by a tracker (and another by its worker) for as long as it owns a
+/// hit store: two workers on one store could send a hit twice.
+pub struct Claim;
+
+/// Both halves of a claim: the tracker's and its worker's.
+pub struct Claims {
+    pub tracker: Arc<Claim>,
+    pub worker: Arc<Claim>,
 }
 
 impl HitStore {
@@ -45,9 +65,45 @@ impl HitStore {
             codec: RwLock::new(Arc::new(codec)),
             count: AtomicU64::new(count),
             unreadable: AtomicU64::new(0),
+            owner: Mutex::new(Owner::default()),
         };
         let recovered = store.recover_journal()?;
         Ok((Arc::new(store), recovered))
+    }
+
+    /// Makes the caller the only tracker of these hits. A tracker still
+    /// open is an error; one just closed whose worker is finishing its last
+    /// batch is waited for, up to `patience`.
+    pub fn claim(&self, name: &str, patience: Duration) -> Result<Claims> {
+        let give_up = Instant::now() + patience;
+        loop {
+            {
+                let mut owner = lock(&self.owner);
+                if owner.tracker.strong_count() > 0 {
+                    break;
+                }
+                if owner.worker.strong_count() == 0 {
+                    let claims = Claims {
+                        tracker: Arc::new(Claim),
+                        worker: Arc::new(Claim),
+                    };
+                    owner.tracker = Arc::downgrade(&claims.tracker);
+                    owner.worker = Arc::downgrade(&claims.worker);
+                    return Ok(claims);
+                }
+            }
+            if Instant::now() >= give_up {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err(Error::config(
+            "name",
+            format!(
+                "a tracker named `{name}` is already open on this database in this process: \
+                 close it first, or give this one another name"
+            ),
+        ))
     }
 
     /// Counts the hits by walking the tree.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 mod clean_close;
 mod hits;
 
-pub use hits::HitStore;
+pub use hits::{Claim, Claims, HitStore};
 
 use clean_close::{CleanClose, copy_dir, fingerprint};
 
@@ -32,7 +32,7 @@ use super::hit::HitKind;
 const CACHE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// How long opening waits for a tracker of this process that is closing.
-const CLOSE_WAIT: Duration = Duration::from_secs(5);
+pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 pub type Key = [u8; 16];
 

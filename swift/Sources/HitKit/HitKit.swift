@@ -617,7 +617,12 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
 
 
 /**
- * Reads go straight to the store and never wait for a pass in progress.
+ * A view of its tracker's store. Reads go straight to the store and never
+ * wait for a pass in progress.
+ *
+ * It does not keep its tracker open (in Kotlin and Swift, a forgotten
+ * `tracker.offline` must not hold the database until a garbage collection):
+ * once the tracker is closed, it reads as empty and dispatches nothing.
  */
 public protocol OfflineProtocol: AnyObject, Sendable {
     
@@ -656,7 +661,12 @@ public protocol OfflineProtocol: AnyObject, Sendable {
     
 }
 /**
- * Reads go straight to the store and never wait for a pass in progress.
+ * A view of its tracker's store. Reads go straight to the store and never
+ * wait for a pass in progress.
+ *
+ * It does not keep its tracker open (in Kotlin and Swift, a forgotten
+ * `tracker.offline` must not hold the database until a garbage collection):
+ * once the tracker is closed, it reads as empty and dispatches nothing.
  */
 open class Offline: OfflineProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64

@@ -1608,7 +1608,12 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
 
 
 /**
- * Reads go straight to the store and never wait for a pass in progress.
+ * A view of its tracker's store. Reads go straight to the store and never
+ * wait for a pass in progress.
+ *
+ * It does not keep its tracker open (in Kotlin and Swift, a forgotten
+ * `tracker.offline` must not hold the database until a garbage collection):
+ * once the tracker is closed, it reads as empty and dispatches nothing.
  */
 public interface OfflineInterface {
     
@@ -1649,7 +1654,12 @@ public interface OfflineInterface {
 }
 
 /**
- * Reads go straight to the store and never wait for a pass in progress.
+ * A view of its tracker's store. Reads go straight to the store and never
+ * wait for a pass in progress.
+ *
+ * It does not keep its tracker open (in Kotlin and Swift, a forgotten
+ * `tracker.offline` must not hold the database until a garbage collection):
+ * once the tracker is closed, it reads as empty and dispatches nothing.
  */
 open class Offline: Disposable, AutoCloseable, OfflineInterface
 {
