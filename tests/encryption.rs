@@ -53,7 +53,7 @@ fn sealed_hits_never_reach_the_disk_in_clear_and_dispatch_normally() {
 }
 
 #[test]
-fn a_wrong_or_missing_key_drops_sealed_hits_and_reports_them() {
+fn a_wrong_or_missing_key_keeps_sealed_hits_unsent_and_reports_them() {
     for reopen_key in [Some(OTHER), None] {
         let fx = Fixture::new();
         let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
@@ -67,19 +67,30 @@ fn a_wrong_or_missing_key_drops_sealed_hits_and_reports_them() {
             "{reopen_key:?}"
         );
         let report = dispatch(&tracker);
-        assert_eq!((report.sent, report.remaining), (0, 0));
+        assert_eq!((report.sent, report.remaining), (0, 3));
         assert!(fx.collector.hits().is_empty());
+        let errors = seen.errors();
         assert!(
-            seen.errors()
+            errors
                 .iter()
-                .any(|e| e.contains("3 stored hit(s) that could not be read")),
-            "{:?}",
-            seen.errors()
+                .any(|e| e.contains("3 stored hit(s) could not be read")),
+            "{errors:?}"
         );
+        // Reported once, not at every pass.
+        dispatch(&tracker);
+        assert_eq!(seen.errors().len(), errors.len());
         // The tracker keeps working.
         screen(&tracker, "after");
         flush(&tracker);
         assert_eq!(dispatch(&tracker).sent, 1);
+        close(tracker);
+        // The right key back (the Keychain unlocked): nothing was lost.
+        let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
+        assert_eq!(dispatch(&tracker).sent, 3);
+        assert_eq!(
+            pages(&fx.collector.delivered()),
+            ["after", "s0", "s1", "s2"]
+        );
     }
 }
 

@@ -77,6 +77,7 @@ pub struct Worker {
     /// Stored hits waiting for the flush that makes them saved.
     saved_urls: Vec<String>,
     flush_waiters: Vec<oneshot::Sender<()>>,
+    unreadable_reported: u64,
     /// Released when the worker ends: only then may another tracker take
     /// over its hits.
     _claim: Arc<Claim>,
@@ -101,6 +102,7 @@ impl Worker {
             unflushed: false,
             saved_urls: Vec::new(),
             flush_waiters: Vec::new(),
+            unreadable_reported: 0,
             _claim: claim,
         }
     }
@@ -279,8 +281,7 @@ impl Worker {
                 Ok(Some(oldest)) => {
                     self.unflushed = true;
                     self.shared.events.warning(format!(
-                        "store full (maxStoredHits {max}): dropped the oldest hit {}",
-                        oldest.url
+                        "store full (maxStoredHits {max}): dropped the oldest hit {oldest}"
                     ));
                 }
                 _ => break,
@@ -345,15 +346,17 @@ impl Worker {
         summary
     }
 
+    /// Once per change in their number, not at every pass.
     fn report_unreadable(&mut self) {
         let count = self.store.take_unreadable();
-        if count > 0 {
-            self.unflushed = true;
+        if count > 0 && count != self.unreadable_reported {
             self.shared.events.error(format!(
-                "deleted {count} stored hit(s) that could not be read: damaged, or sealed \
-                 with another encryption key (or none)"
+                "{count} stored hit(s) could not be read: damaged, or sealed with another \
+                 encryption key (or none). They are kept, unsent, until the right key is \
+                 set or maxStorageAgeDays removes them"
             ));
         }
+        self.unreadable_reported = count;
     }
 
     /// The group commit.

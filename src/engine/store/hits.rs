@@ -19,7 +19,7 @@ pub struct HitStore {
     /// sled's `len` walks the whole tree; this is kept exact instead by
     /// counting only inserts that created a key and removes that found one.
     count: AtomicU64,
-    /// Values found unreadable (and deleted) since the worker last asked.
+    /// Unreadable values met since the worker last asked.
     unreadable: AtomicU64,
     /// The one tracker, and its worker, that may change these hits.
     owner: Mutex<Owner>,
@@ -153,7 +153,9 @@ impl HitStore {
     }
 
     /// The first readable hit after `after` (or the oldest), in creation
-    /// order. Unreadable values met on the way are deleted and counted.
+    /// order. Unreadable values met on the way are skipped and counted, not
+    /// deleted: a key that is missing now (an iOS Keychain item before the
+    /// first unlock) may be back later. The age limit removes them in time.
     pub fn next_after(&self, after: Option<&Key>) -> Result<Option<StoredHit>> {
         let codec = self.codec();
         let mut cursor = after.copied();
@@ -166,28 +168,23 @@ impl HitStore {
                 return Ok(None);
             };
             let Ok(key) = Key::try_from(key.as_ref()) else {
-                self.discard(&key)?;
+                // Not a key HitKit writes: never readable, so not kept.
+                if self.hits.remove(&key).map_err(Error::storage)?.is_some() {
+                    self.count.fetch_sub(1, Ordering::SeqCst);
+                }
                 continue;
             };
             match codec.decode(&value) {
                 Some(record) => return Ok(Some(stored_hit(key, record))),
                 None => {
-                    self.discard(&key)?;
+                    self.unreadable.fetch_add(1, Ordering::SeqCst);
                     cursor = Some(key);
                 }
             }
         }
     }
 
-    fn discard(&self, key: &[u8]) -> Result<()> {
-        if self.hits.remove(key).map_err(Error::storage)?.is_some() {
-            self.count.fetch_sub(1, Ordering::SeqCst);
-            self.unreadable.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-
-    /// How many unreadable hits were deleted since the last call.
+    /// How many unreadable hits passes met since the last call.
     pub fn take_unreadable(&self) -> u64 {
         self.unreadable.swap(0, Ordering::SeqCst)
     }
@@ -255,16 +252,17 @@ impl HitStore {
     }
 
     /// Deletes the oldest hit (to make room under a count limit).
-    pub fn pop_oldest(&self) -> Result<Option<StoredHit>> {
-        let Some((key, value)) = self.hits.pop_min().map_err(Error::storage)? else {
+    /// Returns the deleted hit's URL, or a word for one that cannot be read.
+    pub fn pop_oldest(&self) -> Result<Option<String>> {
+        let Some((_, value)) = self.hits.pop_min().map_err(Error::storage)? else {
             return Ok(None);
         };
         self.count.fetch_sub(1, Ordering::SeqCst);
-        let key = Key::try_from(key.as_ref()).unwrap_or_default();
-        Ok(self
-            .codec()
-            .decode(&value)
-            .map(|record| stored_hit(key, record)))
+        Ok(Some(
+            self.codec()
+                .decode(&value)
+                .map_or_else(|| "(unreadable)".to_owned(), |r| r.url),
+        ))
     }
 
     /// Deletes every hit created before `cutoff_ms`; returns how many.
