@@ -196,7 +196,8 @@ impl Database {
             log: File::open(sled_dir.join("db")).ok(),
             _lock: lock_file,
         });
-        open.retain(|_, weak| weak.strong_count() > 0);
+        // Dead entries stay (a path each): one whose database is still in its
+        // `Drop` must keep telling the next open to wait for the lock.
         open.insert(path, Arc::downgrade(&database));
         Ok((database, notices))
     }
