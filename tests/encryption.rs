@@ -108,3 +108,17 @@ fn turning_encryption_on_keeps_hits_stored_before() {
     assert_eq!(dispatch(&tracker).sent, 2);
     assert_eq!(pages(&fx.collector.delivered()), ["before", "after"]);
 }
+
+#[test]
+fn a_refused_second_tracker_does_not_change_the_live_ones_key() {
+    let fx = Fixture::new();
+    let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
+    assert!(matches!(
+        Tracker::new(config(&fx, None)),
+        Err(TrackerError::InvalidConfig { .. })
+    ));
+    screen(&tracker, "StillSealedScreen");
+    flush(&tracker);
+    let store = fx.dir.path().join("hits").join("store");
+    assert!(!files_contain(&store, b"StillSealedScreen"));
+}

@@ -2,8 +2,6 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 #[test]
@@ -177,58 +175,6 @@ fn delete_empties_the_store_and_says_how_many() {
     assert_eq!(offline.delete().unwrap(), 4);
     assert_eq!(offline.count(), 0);
     assert_eq!(offline.oldest().unwrap(), None);
-}
-
-/// Run by `a_second_process_gets_storage_locked`: holds a tracker open until
-/// its stdin closes.
-#[test]
-fn lock_holder_child() {
-    let Ok(path) = std::env::var("HITKIT_TEST_HOLD_DB") else {
-        return;
-    };
-    let tracker = Tracker::new(TrackerConfig {
-        site: "1".into(),
-        database_path: path,
-        ..Default::default()
-    })
-    .unwrap();
-    println!("holding");
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
-    drop(tracker);
-}
-
-#[test]
-fn a_second_process_gets_storage_locked() {
-    let fx = Fixture::new();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "lock_holder_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("HITKIT_TEST_HOLD_DB", fx.db_path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("holding") {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "child exited early");
-    }
-    match Tracker::new(fx.config(OfflineModeKey::Always)) {
-        Err(TrackerError::StorageLocked { path }) => assert!(path.ends_with("hits"), "{path}"),
-        other => panic!("expected StorageLocked, got {:?}", other.map(|_| ())),
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
-    screen(&tracker, "after");
-    flush(&tracker);
-    assert_eq!(tracker.offline().count(), 1);
 }
 
 #[test]

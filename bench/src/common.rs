@@ -46,6 +46,17 @@ pub fn send_hit(tracker: &Tracker, i: usize) {
         .expect("send_screen accepts the hit");
 }
 
+/// The URLs of the stored hits, oldest first (as HitKit stored them).
+pub fn stored_urls(tracker: &Tracker) -> Vec<String> {
+    tracker
+        .offline()
+        .get()
+        .expect("stored hits")
+        .into_iter()
+        .map(|hit| hit.url)
+        .collect()
+}
+
 pub fn screen_name(i: usize) -> String {
     format!("Home::Catalogue::Product{}", i % 500)
 }

@@ -140,13 +140,7 @@ fn drain(
     }
     probe.wait_saves(saved + hits as u64);
     if urls.is_empty() {
-        *urls = tracker
-            .offline()
-            .get()
-            .expect("stored hits")
-            .into_iter()
-            .map(|hit| hit.url)
-            .collect();
+        *urls = common::stored_urls(tracker);
     }
     tracker
         .set_config("dispatchConcurrency".into(), concurrency.to_string(), None)

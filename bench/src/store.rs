@@ -29,13 +29,7 @@ pub fn run(endpoint: &str, lines: &mut Vec<Line>, details: &mut serde_json::Map<
     let after = probe.counts();
     let commits = after.commits - before.commits;
     let batch = (BURST as f64 / commits as f64).round() as usize;
-    let urls: Vec<String> = tracker
-        .offline()
-        .get()
-        .expect("stored hits")
-        .into_iter()
-        .map(|hit| hit.url)
-        .collect();
+    let urls = common::stored_urls(&tracker);
     assert_eq!(urls.len(), BURST, "every hit of the burst is stored");
 
     // Row 2 on the same tracker: one hit at a time, send to save_did_end.

@@ -16,7 +16,6 @@ pub mod settings;
 pub mod store;
 mod worker;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -63,6 +62,8 @@ pub(crate) struct Shared {
 /// What the caller's side needs to build hits in call order.
 struct Front {
     settings: Settings,
+    /// `settings.base_url()`, kept so each hit need not build it again.
+    base_url: String,
     persistent: Vec<Param>,
     visitor_uuid: String,
     last_created_ms: u64,
@@ -72,7 +73,6 @@ pub struct Engine {
     front: Mutex<Front>,
     store: Arc<HitStore>,
     shared: Arc<Shared>,
-    database_path: PathBuf,
     /// This tracker's ownership of its hit store.
     _claim: Arc<store::Claim>,
     /// Dropped last: closing the queue lets the worker finish and close the
@@ -89,6 +89,8 @@ impl Engine {
         let codec = codec::Codec::new(settings.encryption_key.as_deref())?;
         let (store, more) = database.hit_store_with(&settings.name, codec)?;
         let claims = store.claim(&settings.name, store::CLOSE_WAIT)?;
+        // Only now that it owns the store (it may have been open already).
+        store.set_codec(codec::Codec::new(settings.encryption_key.as_deref())?);
         notices.extend(more);
         let visitor_uuid = database.visitor_uuid()?;
         let sender = sender::Sender::new().map_err(|reason| Error::Runtime { reason })?;
@@ -116,8 +118,8 @@ impl Engine {
         runtime.spawn(worker.run(queue));
 
         Ok(Engine {
-            database_path: database.path().to_owned(),
             front: Mutex::new(Front {
+                base_url: settings.base_url(),
                 settings,
                 persistent: Vec::new(),
                 visitor_uuid,
@@ -128,10 +130,6 @@ impl Engine {
             shared,
             _claim: claims.tracker,
         })
-    }
-
-    pub fn database_path(&self) -> &std::path::Path {
-        &self.database_path
     }
 
     pub fn set_event_sink(&self, sink: Option<Arc<dyn EventSink>>) {
@@ -150,9 +148,8 @@ impl Engine {
         } else {
             settings.identifier.as_str()
         };
-        let base_url = settings.base_url();
         let standard = hit::Standard {
-            base_url: &base_url,
+            base_url: &front.base_url,
             site: &settings.site,
             idclient,
             platform: std::env::consts::OS,
@@ -200,6 +197,7 @@ impl Engine {
             }
             return Err(e);
         }
+        front.base_url = front.settings.base_url();
         let settings = Box::new(front.settings.clone());
         self.enqueue(Command::Configure { settings, done })
     }

@@ -202,10 +202,6 @@ impl Database {
         Ok((database, notices))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The hit store of tracker `name`, shared by every tracker of that name.
     /// On its first open in this process, hits left in the in-flight journal
     /// by an earlier process become stored hits.
@@ -213,8 +209,9 @@ impl Database {
         self.open_hit_store(name, None)
     }
 
-    /// Like [`Database::hit_store`], reading and writing with `codec`'s key
-    /// (journaled hits sealed with it are recovered with it).
+    /// Like [`Database::hit_store`], opening with `codec`'s key (journaled
+    /// hits sealed with it are recovered with it). A store already open keeps
+    /// its codec: only its owner may change it ([`HitStore::set_codec`]).
     pub fn hit_store_with(&self, name: &str, codec: Codec) -> Result<(Arc<HitStore>, Vec<Notice>)> {
         self.open_hit_store(name, Some(codec))
     }
@@ -226,9 +223,6 @@ impl Database {
     ) -> Result<(Arc<HitStore>, Vec<Notice>)> {
         let mut stores = lock(&self.stores);
         if let Some(store) = stores.get(name) {
-            if let Some(codec) = codec {
-                store.set_codec(codec);
-            }
             return Ok((store.clone(), Vec::new()));
         }
         let saved_count = lock(&self.saved_counts).remove(name);

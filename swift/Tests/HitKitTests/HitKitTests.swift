@@ -164,12 +164,39 @@ final class HitKitTests: XCTestCase {
         XCTAssertEqual(Collector.deliveredPages(), ["s1", "s2"])
     }
 
+    func testOneLiveTrackerPerNameAndSealedHitsNeedTheirKey() async throws {
+        let path = tempDir()
+        var sealed = config(path, storage: .always)
+        sealed.encryptionKey = "8f3a1c0d2e4b6a7988776655443322110f1e2d3c4b5a69788796a5b4c3d2e1f0"
+        var first: Tracker? = try Tracker(config: sealed)
+        XCTAssertThrowsError(try Tracker(config: config(path, storage: .always))) { error in
+            guard case TrackerError.InvalidConfig(let key, _) = error else {
+                return XCTFail("expected InvalidConfig, got \(error)")
+            }
+            XCTAssertEqual(key, "name")
+        }
+        try first!.sendScreen(name: "secret")
+        await first!.flush()
+        first = nil
+
+        // Without the key the sealed hit is kept, unsent; with it, it leaves.
+        var keyless: Tracker? = try openRetryingWhileLocked(path)
+        XCTAssertEqual(try keyless!.offline.get().count, 0)
+        let kept = await keyless!.offline.dispatchAndWait()
+        XCTAssertEqual(kept.remaining, 1)
+        keyless = nil
+        let keyed = try openRetryingWhileLocked(path, config: sealed)
+        let report = await keyed.offline.dispatchAndWait()
+        XCTAssertEqual(report.sent, 1)
+        XCTAssertEqual(Collector.deliveredPages(), ["secret"])
+    }
+
     /// The store is released when the closed tracker's worker finishes: retry briefly.
-    private func openRetryingWhileLocked(_ path: String) throws -> Tracker {
+    private func openRetryingWhileLocked(_ path: String, config given: TrackerConfig? = nil) throws -> Tracker {
         let end = Date().addingTimeInterval(5)
         while true {
             do {
-                return try tracker(.always, path: path)
+                return try Tracker(config: given ?? config(path, storage: .always))
             } catch TrackerError.StorageLocked(let lockedPath) where Date() < end {
                 _ = lockedPath
                 Thread.sleep(forTimeInterval: 0.05)

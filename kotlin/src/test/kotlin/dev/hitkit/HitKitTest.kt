@@ -156,6 +156,30 @@ class HitKitTest {
         }
     }
 
+    @Test fun oneLiveTrackerPerNameAndSealedHitsNeedTheirKey() {
+        val path = dir()
+        val key = "8f3a1c0d2e4b6a7988776655443322110f1e2d3c4b5a69788796a5b4c3d2e1f0"
+        val sealed = config(path, OfflineModeKey.ALWAYS).copy(encryptionKey = key)
+        Tracker(sealed).use { first ->
+            val e = expect<TrackerException.InvalidConfig> { Tracker(config(path, OfflineModeKey.ALWAYS)).close() }
+            assertEquals("name", e.key)
+            first.sendScreen("secret")
+            runBlocking { first.flush() }
+        }
+        // Without the key the sealed hit is kept, unsent; with it, it leaves.
+        openRetryingWhileLocked(path).use { keyless ->
+            assertEquals(0, keyless.offline.get().size)
+            assertEquals(1uL, runBlocking { keyless.offline.dispatchAndWait() }.remaining)
+        }
+        val end = System.nanoTime() + 5_000_000_000
+        var keyed: Tracker? = null
+        while (keyed == null) {
+            try { keyed = Tracker(sealed) } catch (e: TrackerException) { if (System.nanoTime() > end) throw e; Thread.sleep(50) }
+        }
+        keyed.use { assertEquals(1uL, runBlocking { it.offline.dispatchAndWait() }.sent) }
+        assertEquals(listOf("secret"), Collector.deliveredPages())
+    }
+
     /** The store is released when the closed tracker's worker finishes: retry briefly. */
     private fun openRetryingWhileLocked(path: Path): Tracker {
         val end = System.nanoTime() + 5_000_000_000
