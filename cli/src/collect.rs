@@ -61,7 +61,7 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
         if let Some(cport) = control {
             let _ = writeln!(
                 out,
-                "control: http://127.0.0.1:{cport}/   (/mode?set=refuse|ok|500|..., /hits, /delivered, /count, /clear)"
+                "control: http://127.0.0.1:{cport}/   (POST /mode?set=refuse|ok|500|..., POST /clear; GET /mode, /hits, /delivered, /count)"
             );
         }
         let until = if opts.exit_on_stdin_close {

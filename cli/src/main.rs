@@ -56,8 +56,10 @@ enum Command {
         /// Port for hits; 0 picks a free one.
         #[arg(long, default_value_t = 8080)]
         port: u16,
-        /// Also serve the control API (/mode?set=..., /hits, /count, /clear)
-        /// on this port; 0 picks a free one.
+        /// Also serve the control API on 127.0.0.1 at this port (0 picks a
+        /// free one): POST /mode?set=<mode>, POST /clear; GET /mode, /hits,
+        /// /delivered, /count. It answers only requests whose Host is
+        /// 127.0.0.1, localhost or [::1], so web pages cannot use it.
         #[arg(long)]
         control_port: Option<u16>,
         /// How to answer: ok, refuse, reset, reset-mid, hang, delay-<ms>,

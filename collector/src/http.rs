@@ -22,6 +22,12 @@ pub(crate) struct Request {
     pub query: String,
     /// Whether the client wants the connection kept open afterwards.
     pub keep_alive: bool,
+    /// Every `Host` header value, in order (a well-formed request has one).
+    pub hosts: Vec<String>,
+    /// The host named by an absolute-form target (`GET http://host/path`).
+    pub target_host: Option<String>,
+    /// Every `Origin` header value: browsers add one to cross-origin requests.
+    pub origins: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -129,6 +135,8 @@ fn parse_head(head: &str) -> Result<(Request, usize), ReadError> {
 
     let mut body_len = 0usize;
     let mut connection = None;
+    let mut hosts = Vec::new();
+    let mut origins = Vec::new();
     for line in lines.take_while(|l| !l.is_empty()) {
         let (name, value) = line
             .split_once(':')
@@ -145,6 +153,10 @@ fn parse_head(head: &str) -> Result<(Request, usize), ReadError> {
             return Err(ReadError::Malformed("Transfer-Encoding is not supported"));
         } else if name.eq_ignore_ascii_case("connection") {
             connection = Some(value.to_ascii_lowercase());
+        } else if name.eq_ignore_ascii_case("host") {
+            hosts.push(value.to_owned());
+        } else if name.eq_ignore_ascii_case("origin") {
+            origins.push(value.to_owned());
         }
     }
     let keep_alive = match connection.as_deref() {
@@ -153,28 +165,37 @@ fn parse_head(head: &str) -> Result<(Request, usize), ReadError> {
         _ => !http10,
     };
 
-    let (path, query) = split_target(target);
+    let (target_host, path, query) = split_target(target);
     let request = Request {
         method: method.to_owned(),
         path,
         query,
         keep_alive,
+        hosts,
+        target_host,
+        origins,
     };
     Ok((request, body_len))
 }
 
 /// Splits a request target into path and raw query, accepting the
-/// absolute form (`http://host/path?q`) that proxies-minded clients send.
-fn split_target(target: &str) -> (String, String) {
-    let origin = match target.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
-        None => target,
+/// absolute form (`http://host/path?q`) that proxies-minded clients send;
+/// for that form, also returns the host it names.
+fn split_target(target: &str) -> (Option<String>, String, String) {
+    let (host, origin) = match target.split_once("://") {
+        Some((_, rest)) => {
+            let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let origin = rest.find('/').map_or("/", |i| &rest[i..]);
+            (Some(rest[..host_end].to_owned()), origin)
+        }
+        None => (None, target),
     };
     let origin = origin.split_once('#').map_or(origin, |(before, _)| before);
-    match origin.split_once('?') {
+    let (path, query) = match origin.split_once('?') {
         Some((path, query)) => (path.to_owned(), query.to_owned()),
         None => (origin.to_owned(), String::new()),
-    }
+    };
+    (host, path, query)
 }
 
 /// Decodes `a=1&b=x%20y` into ordered pairs. `+` is kept literally: the
@@ -294,6 +315,7 @@ fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Content Too Large",
         429 => "Too Many Requests",
@@ -380,9 +402,32 @@ mod tests {
 
     #[test]
     fn splits_targets() {
-        assert_eq!(split_target("/a?b=c#frag"), ("/a".into(), "b=c".into()));
-        assert_eq!(split_target("http://h:1/x?y"), ("/x".into(), "y".into()));
-        assert_eq!(split_target("http://h:1"), ("/".into(), String::new()));
+        let split = split_target;
+        assert_eq!(split("/a?b=c#frag"), (None, "/a".into(), "b=c".into()));
+        assert_eq!(
+            split("http://h:1/x?y"),
+            (Some("h:1".into()), "/x".into(), "y".into())
+        );
+        assert_eq!(
+            split("http://h:1"),
+            (Some("h:1".into()), "/".into(), String::new())
+        );
+        assert_eq!(split("http://h?q").0.as_deref(), Some("h"));
+    }
+
+    #[test]
+    fn records_host_and_origin_headers() {
+        let raw = b"GET http://a.example/x HTTP/1.1\r\nhost: one\r\nHOST: two\r\n\
+                    Origin: http://b.example\r\n\r\nGET /y HTTP/1.0\r\n\r\n";
+        let got = run(parse_all(raw));
+        let first = got[0].as_ref().unwrap().as_ref().unwrap();
+        assert_eq!(first.hosts, ["one", "two"]);
+        assert_eq!(first.target_host.as_deref(), Some("a.example"));
+        assert_eq!(first.origins, ["http://b.example"]);
+        let second = got[1].as_ref().unwrap().as_ref().unwrap();
+        assert!(
+            second.hosts.is_empty() && second.target_host.is_none() && second.origins.is_empty()
+        );
     }
 
     #[test]

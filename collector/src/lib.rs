@@ -169,8 +169,11 @@ impl Collector {
 
     /// Starts the HTTP control API on `127.0.0.1:port` (0 for an ephemeral
     /// port) and returns its port. It stays up whatever the mode is.
-    /// Routes: `/mode?set=<mode>[&retry_after=N]`, `/hits`, `/delivered`,
-    /// `/count`, `/clear`.
+    /// Routes: `POST /mode?set=<mode>[&retry_after=N]`, `POST /clear`, and
+    /// `GET /mode`, `/hits`, `/delivered`, `/count`. It answers only
+    /// requests whose `Host` is `127.0.0.1`, `localhost` or `[::1]` (any
+    /// port) and that carry no browser `Origin` from elsewhere, so a web page
+    /// cannot drive it (see the `control` module).
     pub fn start_control(&self, port: u16) -> io::Result<u16> {
         let listener = bind(port)?;
         let port = listener.local_addr()?.port();

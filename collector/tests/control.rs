@@ -4,7 +4,7 @@ mod common;
 
 use std::io::ErrorKind;
 
-use common::{connect, get, read_response, send};
+use common::{connect, get, post, raw, read_response, send_method};
 use hitkit_collector::{Collector, Mode, ReceivedHit};
 use serde_json::Value;
 
@@ -42,7 +42,7 @@ fn mode_route_switches_and_reports() {
         ("reset", Mode::Reset),
         ("ok", Mode::Ok),
     ] {
-        let response = get(control, &format!("/mode?set={set}")).unwrap();
+        let response = post(control, &format!("/mode?set={set}")).unwrap();
         assert_eq!(
             (response.status, response.body.as_str()),
             (200, "ok"),
@@ -62,7 +62,7 @@ fn mode_route_rejects_bad_values() {
         "/mode?set=hang&retry_after=3",
         "/mode?set=503&retry_after=x",
     ] {
-        let response = get(control, bad).unwrap();
+        let response = post(control, bad).unwrap();
         assert_eq!(response.status, 400, "{bad}");
         assert!(!response.body.is_empty(), "400 explains itself");
     }
@@ -75,13 +75,13 @@ fn control_stays_up_while_refusing() {
     let (collector, control) = control();
     // Keep-alive on the control connection too.
     let mut stream = connect(control).unwrap();
-    send(&mut stream, "/mode?set=refuse", "").unwrap();
+    send_method(&mut stream, "POST", "/mode?set=refuse", "").unwrap();
     assert_eq!(read_response(&mut stream).unwrap().status, 200);
     assert_eq!(
         connect(collector.port()).unwrap_err().kind(),
         ErrorKind::ConnectionRefused
     );
-    send(&mut stream, "/mode?set=ok", "").unwrap();
+    send_method(&mut stream, "POST", "/mode?set=ok", "").unwrap();
     assert_eq!(read_response(&mut stream).unwrap().status, 200);
     assert_eq!(get(collector.port(), "/hit.xiti").unwrap().status, 200);
 }
@@ -114,7 +114,185 @@ fn hits_delivered_count_and_clear() {
     let count: Value = serde_json::from_str(&count.body).unwrap();
     assert_eq!(count, serde_json::json!({"requests": 2, "delivered": 1}));
 
-    assert_eq!(get(control, "/clear").unwrap().status, 200);
+    assert_eq!(post(control, "/clear").unwrap().status, 200);
     assert!(collector.hits().is_empty());
     assert_eq!(get(control, "/hits").unwrap().body, "[]");
+}
+
+// --- who may use it -----------------------------------------------------------
+// A page the developer visits can reach 127.0.0.1 too: through a link or an
+// image (GET), a cross-site form (POST with its Origin), or DNS rebinding
+// (its own host name, resolving to 127.0.0.1, in the Host header).
+
+#[test]
+fn state_changes_need_post_and_reads_need_get() {
+    let (collector, control) = control();
+    get(collector.port(), "/hit.xiti?s=1").unwrap();
+
+    for target in ["/mode?set=refuse", "/mode?set=500&retry_after=1", "/clear"] {
+        let response = get(control, target).unwrap();
+        assert_eq!(response.status, 405, "GET {target}: {}", response.body);
+        assert_eq!(response.header("Allow"), Some("POST"), "GET {target}");
+        assert!(
+            response.body.contains("POST") && !response.body.contains('\n'),
+            "one line saying what to do: {:?}",
+            response.body
+        );
+    }
+    assert_eq!(collector.mode(), Mode::Ok, "a GET switched the mode");
+    assert_eq!(collector.hits().len(), 1, "a GET cleared the hits");
+
+    for target in ["/mode", "/hits", "/delivered", "/count"] {
+        let response = post(control, target).unwrap();
+        assert_eq!(response.status, 405, "POST {target}: {}", response.body);
+        assert_eq!(response.header("Allow"), Some("GET"), "POST {target}");
+    }
+    assert_eq!(
+        raw(control, "PUT", "/clear", "Host: 127.0.0.1\r\n")
+            .unwrap()
+            .status,
+        405
+    );
+    assert_eq!(collector.hits().len(), 1);
+
+    assert_eq!(post(control, "/clear").unwrap().status, 200);
+    assert!(collector.hits().is_empty());
+}
+
+#[test]
+fn control_refuses_hosts_other_than_loopback() {
+    let (collector, control) = control();
+    get(collector.port(), "/hit.xiti?s=1").unwrap();
+    for host in [
+        "evil.example".to_owned(),
+        format!("evil.example:{control}"),
+        format!("127.0.0.1.evil.example:{control}"),
+        "localhost.evil.example".to_owned(),
+        "127.0.0.2".to_owned(),
+        "0.0.0.0".to_owned(),
+        format!("[::2]:{control}"),
+        String::new(),
+    ] {
+        let headers = format!("Host: {host}\r\n");
+        for (method, target) in [
+            ("GET", "/hits"),
+            ("GET", "/mode"),
+            ("POST", "/mode?set=refuse"),
+            ("POST", "/clear"),
+        ] {
+            let response = raw(control, method, target, &headers).unwrap();
+            assert_eq!(
+                response.status, 403,
+                "{method} {target} with Host {host:?}: {}",
+                response.body
+            );
+            assert!(
+                response.body.contains(&format!("{host:?}")),
+                "names the host: {}",
+                response.body
+            );
+        }
+    }
+    // The absolute form names its host in the target; it must be loopback too.
+    let response = raw(
+        control,
+        "GET",
+        "http://evil.example/hits",
+        "Host: 127.0.0.1\r\n",
+    )
+    .unwrap();
+    assert_eq!(response.status, 403, "{}", response.body);
+
+    assert_eq!(collector.mode(), Mode::Ok);
+    assert_eq!(collector.hits().len(), 1);
+}
+
+#[test]
+fn control_needs_exactly_one_host_header() {
+    let (collector, control) = control();
+    let missing = raw(control, "GET", "/hits", "").unwrap();
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert!(missing.body.contains("Host"), "{}", missing.body);
+    let two = raw(
+        control,
+        "POST",
+        "/mode?set=refuse",
+        "Host: 127.0.0.1\r\nHost: evil.example\r\n",
+    )
+    .unwrap();
+    assert_eq!(two.status, 400, "{}", two.body);
+    assert_eq!(collector.mode(), Mode::Ok);
+}
+
+#[test]
+fn control_accepts_every_loopback_host() {
+    let (collector, control) = control();
+    for host in [
+        "127.0.0.1".to_owned(),
+        format!("127.0.0.1:{control}"),
+        "localhost".to_owned(),
+        format!("LocalHost:{control}"),
+        "[::1]".to_owned(),
+        format!("[::1]:{control}"),
+    ] {
+        let headers = format!("Host: {host}\r\n");
+        let set = raw(control, "POST", "/mode?set=500", &headers).unwrap();
+        assert_eq!((set.status, set.body.as_str()), (200, "ok"), "Host {host}");
+        let read = raw(control, "GET", "/mode", &headers).unwrap();
+        assert_eq!(
+            (read.status, read.body.as_str()),
+            (200, "500"),
+            "Host {host}"
+        );
+        collector.set_mode(Mode::Ok);
+    }
+    // A local page (a developer's own tool on localhost) may use it too.
+    let local = format!("Host: 127.0.0.1:{control}\r\nOrigin: http://localhost:3000\r\n");
+    assert_eq!(raw(control, "POST", "/clear", &local).unwrap().status, 200);
+}
+
+#[test]
+fn control_refuses_requests_from_other_origins() {
+    let (collector, control) = control();
+    get(collector.port(), "/hit.xiti?s=1").unwrap();
+    // What a cross-site form POST to http://127.0.0.1:PORT/clear looks like.
+    for origin in [
+        "http://evil.example",
+        "https://evil.example:8443",
+        "http://127.0.0.1.evil.example",
+        "null",
+    ] {
+        let headers = format!("Host: 127.0.0.1:{control}\r\nOrigin: {origin}\r\n");
+        for (method, target) in [
+            ("POST", "/clear"),
+            ("POST", "/mode?set=refuse"),
+            ("GET", "/hits"),
+        ] {
+            let response = raw(control, method, target, &headers).unwrap();
+            assert_eq!(
+                response.status, 403,
+                "{method} {target} from {origin}: {}",
+                response.body
+            );
+        }
+    }
+    assert_eq!(collector.mode(), Mode::Ok);
+    assert_eq!(collector.hits().len(), 1);
+}
+
+#[test]
+fn hit_port_takes_any_host() {
+    // Apps reach the collector under the machine's name, an emulator's alias
+    // for it, or with no Host at all: none of the control checks apply.
+    let (collector, _control) = control();
+    for headers in [
+        "Host: dev-box.local:8080\r\n",
+        "Host: 10.0.2.2:8080\r\n",
+        "",
+        "Host: a\r\nHost: b\r\nOrigin: http://evil.example\r\n",
+    ] {
+        let response = raw(collector.port(), "GET", "/hit.xiti?s=1", headers).unwrap();
+        assert_eq!(response.status, 200, "{headers:?}");
+    }
+    assert_eq!(collector.delivered().len(), 4);
 }

@@ -31,9 +31,24 @@ pub fn connect(port: u16) -> io::Result<TcpStream> {
 }
 
 pub fn send(stream: &mut TcpStream, target: &str, extra_headers: &str) -> io::Result<()> {
+    send_method(stream, "GET", target, extra_headers)
+}
+
+/// `method` with an empty body, `Host: 127.0.0.1` and `extra_headers`.
+pub fn send_method(
+    stream: &mut TcpStream,
+    method: &str,
+    target: &str,
+    extra_headers: &str,
+) -> io::Result<()> {
+    let length = if method == "GET" {
+        ""
+    } else {
+        "Content-Length: 0\r\n"
+    };
     write!(
         stream,
-        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra_headers}\r\n"
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{length}{extra_headers}\r\n"
     )?;
     stream.flush()
 }
@@ -85,6 +100,25 @@ pub fn read_response(stream: &mut TcpStream) -> io::Result<Response> {
 pub fn get(port: u16, target: &str) -> io::Result<Response> {
     let mut stream = connect(port)?;
     send(&mut stream, target, "Connection: close\r\n")?;
+    read_response(&mut stream)
+}
+
+/// One POST with an empty body on a fresh connection.
+pub fn post(port: u16, target: &str) -> io::Result<Response> {
+    let mut stream = connect(port)?;
+    send_method(&mut stream, "POST", target, "Connection: close\r\n")?;
+    read_response(&mut stream)
+}
+
+/// One request on a fresh connection with exactly these header lines (each
+/// ending in `\r\n`) and no others, not even `Host`: for forged headers.
+pub fn raw(port: u16, method: &str, target: &str, headers: &str) -> io::Result<Response> {
+    let mut stream = connect(port)?;
+    write!(
+        stream,
+        "{method} {target} HTTP/1.1\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    stream.flush()?;
     read_response(&mut stream)
 }
 

@@ -20,19 +20,29 @@ enum Collector {
         return value
     }
 
-    /// `GET http://CONTROL/path`; the body as text. Blocking (tests only).
+    /// `GET http://CONTROL/path`: the control API's reads (`/hits`, `/delivered`, `/count`, `/mode`).
+    static func get(_ path: String) -> String { control("GET", path) }
+
+    /// `POST http://CONTROL/path`: the control API changes state only on POST (`/mode?set=`, `/clear`).
     @discardableResult
-    static func control(_ path: String) -> String {
-        let url = URL(string: "http://\(controlAddress)\(path)")!
+    static func post(_ path: String) -> String { control("POST", path) }
+
+    /// The response body as text; a non-200 answer fails with its status and body. Blocking.
+    private static func control(_ method: String, _ path: String) -> String {
+        var request = URLRequest(url: URL(string: "http://\(controlAddress)\(path)")!)
+        request.httpMethod = method
+        // An empty body, so the POST goes out with `Content-Length: 0`.
+        if method == "POST" { request.httpBody = Data() }
         let done = DispatchSemaphore(value: 0)
         let box = Box<Result<String, Error>>(.failure(URLError(.timedOut)))
-        let task = URLSession.shared.dataTask(with: url) { data, response, error in
+        let task = URLSession.shared.dataTask(with: request) { data, response, error in
+            let body = String(decoding: data ?? Data(), as: UTF8.self)
             if let error {
                 box.value = .failure(error)
             } else if let http = response as? HTTPURLResponse, http.statusCode != 200 {
-                box.value = .failure(URLError(.badServerResponse))
+                box.value = .failure(ControlError(message: "control \(method) \(path): HTTP \(http.statusCode): \(body)"))
             } else {
-                box.value = .success(String(decoding: data ?? Data(), as: UTF8.self))
+                box.value = .success(body)
             }
             done.signal()
         }
@@ -41,8 +51,13 @@ enum Collector {
         return try! box.value.get()
     }
 
-    static func setMode(_ mode: String) { control("/mode?set=\(mode)") }
-    static func reset() { setMode("ok"); control("/clear") }
+    struct ControlError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    static func setMode(_ mode: String) { post("/mode?set=\(mode)") }
+    static func reset() { setMode("ok"); post("/clear") }
 
     struct Request: Decodable {
         let params: [[String]]
@@ -51,9 +66,9 @@ enum Collector {
     }
 
     /// Every request the hit port received (answered or not), in arrival order.
-    static func requests() -> [Request] { decode(control("/hits")) }
+    static func requests() -> [Request] { decode(get("/hits")) }
     /// The requests answered 2xx, in arrival order.
-    static func delivered() -> [Request] { decode(control("/delivered")) }
+    static func delivered() -> [Request] { decode(get("/delivered")) }
     /// The `p` (page) of each delivered hit.
     static func deliveredPages() -> [String] { delivered().compactMap { $0.param("p") } }
 

@@ -24,16 +24,24 @@ object Collector {
 
     private val http: HttpClient = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
 
-    fun control(path: String): String {
+    /** `GET http://CONTROL/path`: the control API's reads (`/hits`, `/delivered`, `/count`, `/mode`). */
+    fun get(path: String): String = control("GET", path)
+
+    /** `POST http://CONTROL/path`: the control API changes state only on POST (`/mode?set=`, `/clear`). */
+    fun post(path: String): String = control("POST", path)
+
+    private fun control(method: String, path: String): String {
         val request = HttpRequest.newBuilder(URI("http://$controlAddress$path"))
-            .timeout(Duration.ofSeconds(10)).GET().build()
+            .timeout(Duration.ofSeconds(10))
+            .method(method, HttpRequest.BodyPublishers.noBody())
+            .build()
         val response = http.send(request, HttpResponse.BodyHandlers.ofString())
-        check(response.statusCode() == 200) { "control $path: HTTP ${response.statusCode()}: ${response.body()}" }
+        check(response.statusCode() == 200) { "control $method $path: HTTP ${response.statusCode()}: ${response.body()}" }
         return response.body()
     }
 
-    fun setMode(mode: String) { control("/mode?set=$mode") }
-    fun reset() { setMode("ok"); control("/clear") }
+    fun setMode(mode: String) { post("/mode?set=$mode") }
+    fun reset() { setMode("ok"); post("/clear") }
 
     /** One request the collector received: its parameters and the status it answered (or null). */
     data class Request(val params: List<Pair<String, String>>, val answered: Int?) {
@@ -41,9 +49,9 @@ object Collector {
     }
 
     /** Every request the hit port received (answered or not), in arrival order. */
-    fun requests(): List<Request> = parse(control("/hits"))
+    fun requests(): List<Request> = parse(get("/hits"))
     /** The requests answered 2xx, in arrival order. */
-    fun delivered(): List<Request> = parse(control("/delivered"))
+    fun delivered(): List<Request> = parse(get("/delivered"))
     /** The `p` (page) of each delivered hit. */
     fun deliveredPages(): List<String> = delivered().mapNotNull { it.param("p") }
 
