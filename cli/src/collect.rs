@@ -108,6 +108,8 @@ fn stop_signals(watch_stdin: bool) -> Result<mpsc::Receiver<&'static str>, Failu
 }
 
 /// One line per hit: time (UTC), answer, path, then the decoded parameters.
+/// Path, names and values are whatever the sender chose, so each goes
+/// through [`token`]: nothing from a request reaches the terminal raw.
 fn print_hit(hit: &ReceivedHit) {
     let answered = hit
         .answered
@@ -115,24 +117,56 @@ fn print_hit(hit: &ReceivedHit) {
     let params: Vec<String> = hit
         .params
         .iter()
-        .map(|(k, v)| format!("{k}={}", quote(v)))
+        .map(|(k, v)| format!("{}={}", token(k, &['=']), token(v, &[])))
         .collect();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
         "{}  {answered:<4} {}  {}",
         clock::clock(hit.received_at_ms),
-        hit.path,
+        token(&hit.path, &[]),
         params.join(" ")
     );
     let _ = out.flush();
 }
 
-/// Quotes a value only when it would otherwise be ambiguous on the line.
-fn quote(value: &str) -> String {
-    if value.is_empty() || value.contains(|c: char| c.is_whitespace() || c == '"') {
-        format!("{value:?}")
+/// `text` as one unambiguous token: bare when it is plain printable text,
+/// otherwise quoted with Rust's escapes. Control characters (ESC, `\r`,
+/// `\n`, C1 codes) and other non-printables (bidi overrides, zero-width
+/// characters) then show as `\u{1b}`-style escapes instead of moving the
+/// cursor, recolouring or rewriting the developer's terminal.
+fn token(text: &str, also_quote: &[char]) -> String {
+    let plain = !text.is_empty()
+        && text.chars().all(|c| {
+            // `escape_debug` leaves exactly the printable characters alone
+            // (and escapes `"` and `\`, which a bare token must not hold).
+            c == '\''
+                || (!c.is_whitespace() && !also_quote.contains(&c) && c.escape_debug().len() == 1)
+        });
+    if plain {
+        text.to_owned()
     } else {
-        value.to_owned()
+        format!("{text:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token;
+
+    #[test]
+    fn tokens_are_plain_or_quoted_and_escaped() {
+        assert_eq!(token("Home", &[]), "Home");
+        assert_eq!(token("café's", &[]), "café's");
+        assert_eq!(token("", &[]), r#""""#);
+        assert_eq!(token("Hello World", &[]), r#""Hello World""#);
+        assert_eq!(token("a=b", &['=']), r#""a=b""#);
+        assert_eq!(token("say \"hi\"\\", &[]), r#""say \"hi\"\\""#);
+        assert_eq!(token("\x1b[2J\r\n\x07", &[]), r#""\u{1b}[2J\r\n\u{7}""#);
+        assert_eq!(token("\u{9b}31m\u{7f}", &[]), r#""\u{9b}31m\u{7f}""#);
+        assert_eq!(
+            token("\u{202e}txt.exe\u{200b}", &[]),
+            r#""\u{202e}txt.exe\u{200b}""#
+        );
     }
 }

@@ -216,6 +216,35 @@ fn collect_answers_in_the_mode_given() {
     assert!(line.contains("503"), "{line}");
 }
 
+#[test]
+fn collect_escapes_control_characters_from_requests() {
+    let collect = Collect::start(&[]);
+    let (port, _) = parse_listening(&collect.next_line());
+    // Terminal escapes in the raw path, in a decoded value (clear screen,
+    // cursor home, a line break) and in a decoded name (set window title),
+    // plus a C1 CSI and a right-to-left override.
+    let response = get(
+        port,
+        "/hit\x1b[31m.xiti?s=9&p=%1B%5B2J%1B%5BHowned%0D%0Afake%20line\
+         &%1B%5D0%3Bpwned%07=x&z=%C2%9B31m%E2%80%AEtxt",
+    );
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let line = collect.line_matching(|l| l.contains("s=9"));
+    let raw: Vec<char> = line
+        .chars()
+        .filter(|&c| c.is_control() || c == '\u{202e}')
+        .collect();
+    assert!(raw.is_empty(), "raw {raw:?} in {line:?}");
+    for escaped in [
+        r#" "/hit\u{1b}[31m.xiti" "#,
+        r#" p="\u{1b}[2J\u{1b}[Howned\r\nfake line" "#,
+        r#" "\u{1b}]0;pwned\u{7}"=x "#,
+        r#" z="\u{9b}31m\u{202e}txt""#,
+    ] {
+        assert!(line.contains(escaped), "{escaped} not in {line}");
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn collect_exits_cleanly_on_sigterm() {
