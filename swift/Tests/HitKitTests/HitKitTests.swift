@@ -345,12 +345,12 @@ final class HitKitTests: XCTestCase {
         let caller = currentThreadID()
 
         tracker.setOfflineMode(.always, completionHandler: { isSet in
-            heard.value["mode"] = isSet
-            worker.value = currentThreadID()
+            heard.mutate { $0["mode"] = isSet }
+            worker.mutate { $0 = currentThreadID() }
         })
-        tracker.setConfig("maxAttempts", value: "5") { isSet in heard.value["good"] = isSet }
-        tracker.setConfig("maxAttempts", value: "many") { isSet in heard.value["bad"] = isSet }
-        tracker.setConfig("noSuchKey", value: "1", completionHandler: { heard.value["unknown"] = $0 })
+        tracker.setConfig("maxAttempts", value: "5") { isSet in heard.mutate { $0["good"] = isSet } }
+        tracker.setConfig("maxAttempts", value: "many") { isSet in heard.mutate { $0["bad"] = isSet } }
+        tracker.setConfig("noSuchKey", value: "1", completionHandler: { isSet in heard.mutate { $0["unknown"] = isSet } })
         await tracker.flush()
         eventually("four handlers called") { heard.value.count == 4 }
         XCTAssertEqual(heard.value, ["mode": true, "good": true, "bad": false, "unknown": false])

@@ -38,11 +38,11 @@ enum Collector {
         let task = URLSession.shared.dataTask(with: request) { data, response, error in
             let body = String(decoding: data ?? Data(), as: UTF8.self)
             if let error {
-                box.value = .failure(error)
+                box.mutate { $0 = .failure(error) }
             } else if let http = response as? HTTPURLResponse, http.statusCode != 200 {
-                box.value = .failure(ControlError(message: "control \(method) \(path): HTTP \(http.statusCode): \(body)"))
+                box.mutate { $0 = .failure(ControlError(message: "control \(method) \(path): HTTP \(http.statusCode): \(body)")) }
             } else {
-                box.value = .success(body)
+                box.mutate { $0 = .success(body) }
             }
             done.signal()
         }
@@ -77,13 +77,19 @@ enum Collector {
     }
 }
 
+/// A value shared with HitKit's threads. `value` is a read-only snapshot: with a setter,
+/// `box.value[k] = v` or `box.value.append(x)` would read and write under two separate lock
+/// acquisitions and lose updates made in between. Every change goes through `mutate`.
 final class Box<T>: @unchecked Sendable {
     private let lock = NSLock()
     private var _value: T
     init(_ value: T) { _value = value }
-    var value: T {
-        get { lock.lock(); defer { lock.unlock() }; return _value }
-        set { lock.lock(); defer { lock.unlock() }; _value = newValue }
+    var value: T { lock.lock(); defer { lock.unlock() }; return _value }
+    /// Runs `body` on the value with the lock held for the whole read-modify-write.
+    @discardableResult
+    func mutate<R>(_ body: (inout T) throws -> R) rethrows -> R {
+        lock.lock(); defer { lock.unlock() }
+        return try body(&_value)
     }
 }
 
@@ -107,7 +113,7 @@ final class Recorder: TrackerDelegate, @unchecked Sendable {
     private func record(_ kind: String, _ status: HitStatus?, _ message: String) {
         let event = Event(kind: kind, status: status, message: message,
                           thread: currentThreadID(), isMain: Thread.isMainThread)
-        events.value.append(event)
+        events.mutate { $0.append(event) }
     }
     func buildDidEnd(status: HitStatus, message: String) { record("build", status, message) }
     func sendDidEnd(status: HitStatus, message: String) { record("send", status, message) }
@@ -123,7 +129,7 @@ final class Recorder: TrackerDelegate, @unchecked Sendable {
 /// extension in HitKit+Idiom.swift supplies the other four.
 final class OnlyWarnings: TrackerDelegate, @unchecked Sendable {
     let warnings = Box<[String]>([])
-    func warningDidOccur(message: String) { warnings.value.append(message) }
+    func warningDidOccur(message: String) { warnings.mutate { $0.append(message) } }
 }
 
 /// A fresh temp dir per test (removed by the test case's teardown).
@@ -157,7 +163,8 @@ func blocking<T>(_ body: @escaping @Sendable () async -> T) -> T {
     let done = DispatchSemaphore(value: 0)
     let box = Box<T?>(nil)
     Task.detached {
-        box.value = await body()
+        let result = await body()
+        box.mutate { $0 = result }
         done.signal()
     }
     done.wait()
