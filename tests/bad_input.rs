@@ -260,7 +260,7 @@ fn from_json_odd_shapes_are_typed_errors() {
     ];
     for (key, json) in &cases {
         let shown: String = json.chars().take(120).collect();
-        let result = catch_unwind(|| Tracker::from_json(json.clone()))
+        let result = catch_unwind(|| Tracker::from_json(json.clone(), None))
             .unwrap_or_else(|_| panic!("{shown}: panicked"));
         match result {
             Err(TrackerError::InvalidConfig { key: k, reason }) => {
@@ -292,15 +292,11 @@ fn from_json_odd_but_valid_shapes_are_taken_as_written() {
     };
     let cases = [
         // A repeated key: the last one wins, as JSON parsers usually do.
+        (with(r#""maxAttempts": 9, "maxAttempts": 4"#), 4, 20_000i64),
         (
-            with(r#""maxAttempts": 9, "maxAttempts": 4"#),
-            4,
-            u64::from(20_000u32),
-        ),
-        (
-            with(r#""maxStoredHits": 18446744073709551615, "maxAttempts": 5"#),
+            with(r#""maxStoredHits": 9223372036854775807, "maxAttempts": 5"#),
             5,
-            u64::MAX,
+            i64::MAX,
         ),
         (with(r#""maxAttempts": " 6 ", "maxStoredHits": 0"#), 6, 0),
         (
@@ -311,7 +307,7 @@ fn from_json_odd_but_valid_shapes_are_taken_as_written() {
     ];
     let tried = cases.len();
     for (json, attempts, stored) in cases {
-        let tracker = catch_unwind(|| Tracker::from_json(json.clone()))
+        let tracker = catch_unwind(|| Tracker::from_json(json.clone(), None))
             .unwrap_or_else(|_| panic!("{json}: panicked"))
             .unwrap_or_else(|e| panic!("{json}: {e}"));
         let config = tracker.config();
@@ -335,15 +331,16 @@ fn from_json_odd_but_valid_shapes_are_taken_as_written() {
 /// (`cn=offline&olt=...`). SPEC §1: parts are at most `maxHitSize`.
 #[test]
 fn a_part_carrying_mherr_stays_within_max_hit_size_once_stored() {
-    use hitkit::engine::HitKind;
-    use hitkit::engine::hit::{Standard, build, to_offline};
+    use hitkit::internal::hit::{Identity, build, to_offline, url};
     let max = 300;
-    let standard = Standard {
-        base_url: "https://logs.xiti.com/hit.xiti",
+    let base = "https://logs.xiti.com/hit.xiti";
+    let identity = Identity {
+        base_url: base,
         site: "123456",
         idclient: "0b5f6a1e-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
         platform: "linux",
         max_hit_size: max,
+        hit_id: None,
     };
     let mut over = Vec::new();
     for filler in 1..200 {
@@ -352,18 +349,17 @@ fn a_part_carrying_mherr_stays_within_max_hit_size_once_stored() {
             ("fill".to_owned(), "y".repeat(filler)),
         ];
         let hit = build(
-            &standard,
+            &identity,
             &[],
-            HitKind::Custom,
+            HitType::Custom,
             own,
             1_700_000_000_000,
             || 7,
-        )
-        .unwrap();
-        for url in &hit.urls {
-            let stored = to_offline(url, 1_700_000_000.123);
+        );
+        for query in &hit.queries {
+            let stored = url(base, &to_offline(query, 1_700_000_000.123));
             if stored.len() > max {
-                over.push((filler, url.len(), stored.len()));
+                over.push((filler, url(base, query).len(), stored.len()));
             }
         }
     }

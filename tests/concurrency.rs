@@ -28,7 +28,7 @@ fn race(storage: OfflineModeKey) {
                         .send(vec![HitParam::new("n", format!("{t}-{i}"))])
                         .unwrap();
                     if i % 97 == 0 {
-                        tracker.offline().dispatch();
+                        tracker.offline().dispatch(false);
                     }
                 }
             })

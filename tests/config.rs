@@ -45,6 +45,7 @@ const KEYS: &[(&str, &[&str], &[&str])] = &[
             "http://h/x?a=b",
             "http://h/x#f",
             "http://",
+            "https://b\u{fc}cher.example/hit",
         ],
     ),
     ("maxAttempts", &["1", "3", "100"], &["0", "-3", "101", "x"]),
@@ -65,8 +66,20 @@ const KEYS: &[(&str, &[&str], &[&str])] = &[
         &[
             "00",
             "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            "+00102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1",
         ],
     ),
+    (
+        "logLevel",
+        &["off", "error", "warning", "info", "debug"],
+        &["", "verbose", "Warning"],
+    ),
+    (
+        "hitIdParameter",
+        &["hid", "x-id", ""],
+        &["has space", "a&b", "é"],
+    ),
+    ("queryInMessages", &["true", "false"], &["", "no"]),
 ];
 
 #[test]
@@ -100,7 +113,7 @@ fn every_key_accepts_good_values_and_rejects_bad_ones_without_change() {
 #[test]
 fn every_documented_key_is_covered() {
     let covered: Vec<_> = KEYS.iter().map(|(k, _, _)| *k).collect();
-    assert_eq!(covered, hitkit::engine::settings::CONFIG_KEYS);
+    assert_eq!(covered, hitkit::internal::config::CONFIG_KEYS);
 }
 
 #[test]
@@ -146,7 +159,7 @@ fn completion_handler_hears_true_or_false() {
 #[test]
 fn endpoint_and_secure_shape_the_url() {
     let fx = Fixture::new();
-    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
     tracker
         .set_config("endpoint".into(), "".into(), None)
         .unwrap();
@@ -165,16 +178,30 @@ fn endpoint_and_secure_shape_the_url() {
         .unwrap();
     screen(&tracker, "b");
     flush(&tracker);
-    let urls = stored_urls(&tracker);
+    let built: Vec<String> = seen
+        .all()
+        .into_iter()
+        .filter_map(|s| match s {
+            Seen::Built(_, url) => Some(url),
+            _ => None,
+        })
+        .collect();
     assert!(
-        urls[0].starts_with("https://logs.xiti.com/hit.xiti?s=123&"),
+        built[0].starts_with("https://logs.xiti.com/hit.xiti?s=123&"),
         "{}",
-        urls[0]
+        built[0]
     );
     assert!(
-        urls[1].starts_with("http://mylog.example.org/p.gif?s=123&"),
+        built[1].starts_with("http://mylog.example.org/p.gif?s=123&"),
         "{}",
-        urls[1]
+        built[1]
+    );
+    // Stored hits go to the collector configured when they are sent.
+    let urls = stored_urls(&tracker);
+    assert!(
+        urls.iter()
+            .all(|u| u.starts_with("http://mylog.example.org/p.gif?s=123&")),
+        "{urls:?}"
     );
 }
 
@@ -259,7 +286,7 @@ fn constructor_rejects_bad_configs() {
         ),
     ];
     for (key, config) in cases {
-        match Tracker::new(config) {
+        match Tracker::new(config, None) {
             Err(TrackerError::InvalidConfig { key: k, .. }) => assert_eq!(k, key),
             other => panic!("{key}: expected InvalidConfig, got {:?}", other.map(|_| ())),
         }
@@ -278,7 +305,7 @@ fn from_json_takes_the_same_keys_plus_database_path_and_name() {
         "storage": "always", "secure": false, "maxAttempts": 5,
         "endpoint": fx.collector.endpoint(),
     });
-    let tracker = Tracker::from_json(json.to_string()).unwrap();
+    let tracker = Tracker::from_json(json.to_string(), None).unwrap();
     let config = tracker.config();
     assert_eq!(
         (
@@ -322,7 +349,7 @@ fn from_json_rejects_malformed_input() {
         ),
     ];
     for (key, json) in cases {
-        match Tracker::from_json(json.clone()) {
+        match Tracker::from_json(json.clone(), None) {
             Err(TrackerError::InvalidConfig { key: k, .. }) => assert_eq!(k, key, "{json}"),
             other => panic!(
                 "{json}: expected InvalidConfig, got {:?}",

@@ -12,7 +12,7 @@ fn stored(fx: &Fixture, n: usize) -> (std::sync::Arc<Tracker>, std::sync::Arc<Re
         screen(&tracker, &name);
     }
     flush(&tracker);
-    assert_eq!(tracker.offline().count(), n as u64);
+    assert_eq!(tracker.offline().count(), n as i64);
     (tracker, seen)
 }
 
@@ -154,7 +154,7 @@ fn deadline_is_respected_and_nothing_is_lost() {
     let (tracker, _) = stored(&fx, 3);
     fx.collector.set_mode(Mode::Hang);
     let start = Instant::now();
-    let report = wait(tracker.offline().dispatch_and_wait(Some(300)));
+    let report = wait(tracker.offline().dispatch_and_wait(Some(300), false)).unwrap();
     let took = start.elapsed();
     assert!(took < Duration::from_millis(1500), "took {took:?}");
     assert_eq!(
@@ -184,7 +184,7 @@ fn deadline_stops_a_slow_pass_between_hits() {
     let (tracker, _) = stored(&fx, 10);
     fx.collector
         .set_mode(Mode::Delay(Duration::from_millis(100)));
-    let report = wait(tracker.offline().dispatch_and_wait(Some(350)));
+    let report = wait(tracker.offline().dispatch_and_wait(Some(350), false)).unwrap();
     assert!(report.sent >= 1 && report.sent < 10, "{report:?}");
     assert_eq!(report.sent + report.remaining, 10);
     fx.collector.set_mode(Mode::Ok);
@@ -224,7 +224,7 @@ fn fire_and_forget_dispatches_are_merged() {
         .set_mode(Mode::Delay(Duration::from_millis(20)));
     let offline = tracker.offline();
     for _ in 0..50 {
-        offline.dispatch();
+        offline.dispatch(false);
     }
     assert!(fx.collector.wait_for_delivered(5, T));
     flush(&tracker);
@@ -261,7 +261,7 @@ fn hits_deleted_during_a_pass_are_not_brought_back() {
         code: 500,
         retry_after: None,
     });
-    tracker.offline().dispatch();
+    tracker.offline().dispatch(false);
     assert!(fx.collector.wait_for_requests(3, T));
     tracker.offline().delete().unwrap();
     flush(&tracker);
@@ -284,7 +284,7 @@ fn the_deadline_holds_even_when_the_worker_is_busy_with_a_live_send() {
     screen(&tracker, "hanging");
     assert!(fx.collector.wait_for_requests(1, T));
     let start = Instant::now();
-    let report = wait(tracker.offline().dispatch_and_wait(Some(300)));
+    let report = wait(tracker.offline().dispatch_and_wait(Some(300), false)).unwrap();
     let took = start.elapsed();
     assert!(took < Duration::from_millis(1500), "took {took:?}");
     assert_eq!(report.sent, 0);
@@ -301,11 +301,22 @@ fn absurd_deadlines_are_no_deadline_and_never_panic() {
     let fx = Fixture::new();
     let (tracker, _) = stored(&fx, 2);
     assert_eq!(
-        wait(tracker.offline().dispatch_and_wait(Some(u64::MAX))).sent,
+        wait(tracker.offline().dispatch_and_wait(Some(i64::MAX), false))
+            .unwrap()
+            .sent,
         2
     );
     screen(&tracker, "x");
     flush(&tracker);
-    let report = wait(tracker.offline().dispatch_and_wait(Some(0)));
+    let report = wait(tracker.offline().dispatch_and_wait(Some(0), false)).unwrap();
     assert_eq!((report.sent, report.remaining), (0, 1));
+    match wait(tracker.offline().dispatch_and_wait(Some(-1), false)) {
+        Err(TrackerError::InvalidParameter { key, .. }) => assert_eq!(key, "deadlineMs"),
+        other => panic!("a negative deadline: {other:?}"),
+    }
+    assert_eq!(
+        tracker.offline().count(),
+        1,
+        "a refused call changes nothing"
+    );
 }

@@ -1,5 +1,8 @@
-//! Encryption at rest: stored hits sealed with AES-256-GCM under a key the
-//! app supplies; a wrong or missing key loses those hits cleanly, never a crash.
+//! Encryption at rest (docs/contract.md §4.4): stored hits, the journal and
+//! the visitor id sealed with AES-256-GCM under the app's key; each record
+//! bound to its place; once a store is encrypted, nothing in clear is
+//! written or trusted; a wrong or missing key keeps everything, never a
+//! crash; the key is never shown.
 
 mod common;
 use common::*;
@@ -9,7 +12,7 @@ const OTHER: &str = "00000000000000000000000000000000000000000000000000000000000
 
 fn config(fx: &Fixture, key: Option<&str>) -> TrackerConfig {
     TrackerConfig {
-        encryption_key: key.map(str::to_owned),
+        encryption_key: key.map(EncryptionKey::from),
         ..fx.config(OfflineModeKey::Always)
     }
 }
@@ -25,24 +28,26 @@ fn files_contain(dir: &std::path::Path, needle: &[u8]) -> bool {
     })
 }
 
+fn store_dir(fx: &Fixture) -> std::path::PathBuf {
+    fx.dir.path().join("hits").join("store")
+}
+
+/// The visitor id the collector saw last.
+fn last_idclient(fx: &Fixture) -> String {
+    fx.collector
+        .delivered()
+        .last()
+        .and_then(|h| h.param("idclient").map(str::to_owned))
+        .expect("a delivered hit")
+}
+
 #[test]
-fn sealed_hits_never_reach_the_disk_in_clear_and_dispatch_normally() {
+fn sealed_hits_and_the_visitor_id_never_reach_the_disk_in_clear() {
     let fx = Fixture::new();
     let (tracker, seen) = tracker_with(config(&fx, Some(KEY)));
     screen(&tracker, "PlainTextScreenName");
     flush(&tracker);
     assert_eq!(seen.saved(), 1);
-    let store = fx.dir.path().join("hits").join("store");
-    assert!(!files_contain(&store, b"PlainTextScreenName"));
-    // The control: without a key the same name is on disk as it is.
-    let (plain, _) = tracker_with(TrackerConfig {
-        name: "plain".into(),
-        ..config(&fx, None)
-    });
-    screen(&plain, "PlainTextScreenName");
-    flush(&plain);
-    assert!(files_contain(&store, b"PlainTextScreenName"));
-
     assert!(
         tracker.offline().get().unwrap()[0]
             .url
@@ -50,10 +55,23 @@ fn sealed_hits_never_reach_the_disk_in_clear_and_dispatch_normally() {
     );
     assert_eq!(dispatch(&tracker).sent, 1);
     assert_eq!(pages(&fx.collector.delivered()), ["PlainTextScreenName"]);
+    let visitor = last_idclient(&fx);
+    assert!(!files_contain(&store_dir(&fx), b"PlainTextScreenName"));
+    assert!(!files_contain(&store_dir(&fx), visitor.as_bytes()));
+
+    // The control: a store without a key holds both as they are.
+    let plain = Fixture::new();
+    let (tracker, _) = tracker_with(config(&plain, None));
+    screen(&tracker, "PlainTextScreenName");
+    flush(&tracker);
+    assert!(files_contain(&store_dir(&plain), b"PlainTextScreenName"));
+    assert_eq!(dispatch(&tracker).sent, 1);
+    let visitor = last_idclient(&plain);
+    assert!(files_contain(&store_dir(&plain), visitor.as_bytes()));
 }
 
 #[test]
-fn a_wrong_or_missing_key_keeps_sealed_hits_unsent_and_reports_them() {
+fn a_wrong_or_missing_key_keeps_everything_and_writes_nothing_in_clear() {
     for reopen_key in [Some(OTHER), None] {
         let fx = Fixture::new();
         let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
@@ -62,6 +80,10 @@ fn a_wrong_or_missing_key_keeps_sealed_hits_unsent_and_reports_them() {
         }
         close(tracker);
         let (tracker, seen) = tracker_with(config(&fx, reopen_key));
+        // The worker applies the key as it starts: wait for it.
+        assert!(eventually(std::time::Duration::from_secs(5), || !seen
+            .errors()
+            .is_empty()));
         assert!(
             tracker.offline().get().unwrap().is_empty(),
             "{reopen_key:?}"
@@ -79,34 +101,139 @@ fn a_wrong_or_missing_key_keeps_sealed_hits_unsent_and_reports_them() {
         // Reported once, not at every pass.
         dispatch(&tracker);
         assert_eq!(seen.errors().len(), errors.len());
-        // The tracker keeps working.
-        screen(&tracker, "after");
-        flush(&tracker);
-        assert_eq!(dispatch(&tracker).sent, 1);
-        close(tracker);
+        // A new hit cannot be stored in clear: it waits in memory, and
+        // `flush` says so rather than pretend it is saved.
+        screen(&tracker, "HeldWhileLocked");
+        match wait(tracker.flush()) {
+            Err(TrackerError::Storage { reason }) => {
+                assert!(reason.contains("kept in memory"), "{reason}")
+            }
+            other => panic!("{reopen_key:?}: flush while locked: {other:?}"),
+        }
+        assert!(!files_contain(&store_dir(&fx), b"HeldWhileLocked"));
         // The right key back (the Keychain unlocked): nothing was lost.
-        let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
-        assert_eq!(dispatch(&tracker).sent, 3);
+        tracker
+            .set_config("encryptionKey".into(), KEY.into(), None)
+            .unwrap();
+        flush(&tracker);
+        assert_eq!(dispatch(&tracker).sent, 4);
         assert_eq!(
             pages(&fx.collector.delivered()),
-            ["after", "s0", "s1", "s2"]
+            ["s0", "s1", "s2", "HeldWhileLocked"]
         );
+        assert!(!files_contain(&store_dir(&fx), b"HeldWhileLocked"));
     }
 }
 
 #[test]
-fn turning_encryption_on_keeps_hits_stored_before() {
+fn turning_encryption_on_seals_the_hits_stored_before() {
     let fx = Fixture::new();
     let (tracker, _) = tracker_with(config(&fx, None));
-    screen(&tracker, "before");
+    screen(&tracker, "BeforeTheKey");
+    flush(&tracker);
+    assert!(files_contain(&store_dir(&fx), b"BeforeTheKey"));
     tracker
         .set_config("encryptionKey".into(), KEY.into(), None)
         .unwrap();
-    screen(&tracker, "after");
+    screen(&tracker, "AfterTheKey");
     flush(&tracker);
     assert_eq!(tracker.offline().get().unwrap().len(), 2);
+    close(tracker);
+    // sled keeps old versions in its log until it reuses the space: what
+    // counts is that a reopened store reads only sealed records.
+    let (tracker, seen) = tracker_with(config(&fx, Some(KEY)));
     assert_eq!(dispatch(&tracker).sent, 2);
-    assert_eq!(pages(&fx.collector.delivered()), ["before", "after"]);
+    assert_eq!(
+        pages(&fx.collector.delivered()),
+        ["BeforeTheKey", "AfterTheKey"]
+    );
+    assert!(seen.errors().is_empty(), "{:?}", seen.errors());
+}
+
+#[test]
+fn turning_encryption_off_keeps_the_hits() {
+    let fx = Fixture::new();
+    let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
+    screen(&tracker, "sealed");
+    tracker
+        .set_config("encryptionKey".into(), "".into(), None)
+        .unwrap();
+    screen(&tracker, "clear");
+    flush(&tracker);
+    close(tracker);
+    let (tracker, seen) = tracker_with(config(&fx, None));
+    assert_eq!(dispatch(&tracker).sent, 2);
+    assert_eq!(pages(&fx.collector.delivered()), ["sealed", "clear"]);
+    assert!(seen.errors().is_empty(), "{:?}", seen.errors());
+}
+
+/// A record in clear slipped into an encrypted store (a tampered copy) is
+/// refused and reported, not sent.
+#[test]
+fn a_record_in_clear_in_an_encrypted_store_is_refused() {
+    let fx = Fixture::new();
+    let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
+    screen(&tracker, "genuine");
+    close(tracker);
+    let ts = hitkit::internal::now_ms();
+    plant(&fx.db_path(), "default", &[(ts, "s=123&p=forged")], false);
+    let (tracker, seen) = tracker_with(config(&fx, Some(KEY)));
+    let report = dispatch(&tracker);
+    assert_eq!((report.sent, report.remaining), (1, 1));
+    assert_eq!(pages(&fx.collector.delivered()), ["genuine"]);
+    assert!(
+        seen.errors()
+            .iter()
+            .any(|e| e.contains("1 stored hit(s) could not be read")),
+        "{:?}",
+        seen.errors()
+    );
+}
+
+/// A sealed record moved under another key (or tree) does not open.
+#[test]
+fn a_sealed_record_moved_elsewhere_does_not_open() {
+    use hitkit::internal::store::{Changes, Database};
+    let fx = Fixture::new();
+    let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
+    screen(&tracker, "moved");
+    close(tracker);
+    {
+        let (db, _) = Database::open(std::path::Path::new(&fx.db_path())).unwrap();
+        let (store, _) = db.hit_store("default").unwrap();
+        let key = store.keys().unwrap()[0];
+        let (ms, id) = hitkit::internal::store::hits::key_parts(&key);
+        let raw = store.raw(&key).unwrap().unwrap();
+        let mut changes = Changes::default();
+        changes.remove(key);
+        store.apply(changes).unwrap();
+        store
+            .put_raw(&hitkit::internal::store::hits::make_key(ms + 1, id), &raw)
+            .unwrap();
+        db.sync().unwrap();
+    }
+    let (tracker, seen) = tracker_with(config(&fx, Some(KEY)));
+    let report = dispatch(&tracker);
+    assert_eq!((report.sent, report.remaining), (0, 1));
+    assert!(fx.collector.hits().is_empty());
+    assert!(
+        seen.errors()
+            .iter()
+            .any(|e| e.contains("could not be read")),
+        "{:?}",
+        seen.errors()
+    );
+}
+
+#[test]
+fn the_key_is_never_shown() {
+    let fx = Fixture::new();
+    let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
+    let shown = tracker.config();
+    assert_ne!(shown.encryption_key, Some(EncryptionKey::from(KEY)));
+    assert!(shown.encryption_key.is_some(), "a key is set, and says so");
+    let printed = format!("{:?} {:?}", shown, config(&fx, Some(KEY)));
+    assert!(!printed.contains(&KEY[..16]), "{printed}");
 }
 
 #[test]
@@ -114,11 +241,10 @@ fn a_refused_second_tracker_does_not_change_the_live_ones_key() {
     let fx = Fixture::new();
     let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
     assert!(matches!(
-        Tracker::new(config(&fx, None)),
+        Tracker::new(config(&fx, None), None),
         Err(TrackerError::InvalidConfig { .. })
     ));
     screen(&tracker, "StillSealedScreen");
     flush(&tracker);
-    let store = fx.dir.path().join("hits").join("store");
-    assert!(!files_contain(&store, b"StillSealedScreen"));
+    assert!(!files_contain(&store_dir(&fx), b"StillSealedScreen"));
 }

@@ -196,3 +196,40 @@ fn split_parts_are_stored_with_one_shared_olt_after_mh() {
         assert_eq!(part.param("cn"), Some("offline"));
     }
 }
+
+/// The one-call path the Kotlin and Swift packages take for the hot calls
+/// builds the same hits as the API, and leaves every refusal to the API.
+#[test]
+fn quick_send_builds_the_same_hits_and_refuses_nothing_silently() {
+    fn payload(strings: &[&str]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for s in strings {
+            bytes.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(s.as_bytes());
+        }
+        bytes
+    }
+    let send = |id: i64, kind: i32, strings: &[&str]| {
+        let bytes = payload(strings);
+        // SAFETY: the pointer and length come from a live Vec.
+        unsafe { hitkit::hitkit_quick_send(id, kind, bytes.as_ptr(), bytes.len() as u32) }
+    };
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Never);
+    let id = tracker.quick_send_id();
+    assert_eq!(send(id, 0, &["Home", "lang", "fr"]), 0);
+    assert_eq!(send(id, 1, &["Buy"]), 0);
+    assert_eq!(send(id, 2, &["x", "1"]), 0);
+    // Refused here, so the package makes the typed call instead.
+    assert_eq!(send(id, 0, &["Home", "", "v"]), 1, "an empty key");
+    assert_eq!(send(id, 0, &["Home", "odd"]), 1, "a key without a value");
+    assert_eq!(send(id, 7, &["Home"]), 1, "an unknown hit type");
+    flush(&tracker);
+    let hits = fx.collector.delivered();
+    assert_eq!(pages(&hits), ["Home", "Buy"]);
+    assert_eq!(hits[0].param("lang"), Some("fr"));
+    assert_eq!(hits[1].param("click"), Some("A"));
+    assert_eq!(hits[2].param("x"), Some("1"));
+    drop(tracker);
+    assert_eq!(send(id, 0, &["Late"]), 1, "a closed tracker");
+}

@@ -189,7 +189,7 @@ fn always_sends_nothing_until_dispatch() {
     assert!(fx.collector.hits().is_empty());
     assert_eq!(tracker.offline().count(), 4);
     assert_eq!(seen.saved(), 4);
-    tracker.offline().dispatch();
+    tracker.offline().dispatch(false);
     assert!(fx.collector.wait_for_delivered(4, T));
     assert_eq!(pages(&fx.collector.delivered()), names("s", 4));
     assert!(eventually(T, || tracker.offline().count() == 0));

@@ -127,24 +127,12 @@ fn hits_older_than_max_storage_age_are_deleted_on_open_and_reported() {
         .as_millis() as u64;
     {
         // Plant hits 40 and 10 days old, as an app from last month would have.
-        let (db, _) =
-            hitkit::engine::store::Database::open(std::path::Path::new(&fx.db_path())).unwrap();
-        let (store, _) = db.hit_store("default").unwrap();
-        store
-            .insert(
-                now - 40 * day,
-                hitkit::engine::HitKind::Screen,
-                "http://x/old?p=old".into(),
-            )
-            .unwrap();
-        store
-            .insert(
-                now - 10 * day,
-                hitkit::engine::HitKind::Screen,
-                "http://x/mid?p=mid".into(),
-            )
-            .unwrap();
-        db.flush().unwrap();
+        plant(
+            &fx.db_path(),
+            "default",
+            &[(now - 40 * day, "p=old"), (now - 10 * day, "p=mid")],
+            false,
+        );
     }
     let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
     flush(&tracker);
@@ -184,7 +172,7 @@ fn a_corrupt_database_is_moved_aside_reported_and_replaced() {
     screen(&tracker, "a");
     close(tracker);
     assert!(eventually(Duration::from_secs(5), || {
-        Tracker::new(fx.config(OfflineModeKey::Always))
+        Tracker::new(fx.config(OfflineModeKey::Always), None)
             .map(drop)
             .is_ok()
     }));
@@ -224,7 +212,7 @@ fn a_corrupt_database_is_moved_aside_reported_and_replaced() {
 fn a_database_path_that_is_a_file_is_a_storage_error() {
     let fx = Fixture::new();
     std::fs::write(fx.db_path(), b"not a directory").unwrap();
-    match Tracker::new(fx.config(OfflineModeKey::Always)) {
+    match Tracker::new(fx.config(OfflineModeKey::Always), None) {
         Err(TrackerError::Storage { reason }) => assert!(reason.contains("is a file"), "{reason}"),
         other => panic!("expected Storage, got {:?}", other.map(|_| ())),
     }
@@ -238,7 +226,7 @@ fn an_unwritable_database_path_is_a_storage_error() {
         ..Default::default()
     };
     assert!(matches!(
-        Tracker::new(config),
+        Tracker::new(config, None),
         Err(TrackerError::Storage { .. })
     ));
 }
@@ -250,24 +238,19 @@ fn hits_left_in_the_in_flight_journal_become_stored_hits_on_open() {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    let url = format!("http://x/hit.xiti?s=1&idclient=a&ts={ts}&p=inflight");
-    {
-        // What a process killed mid-send leaves behind.
-        let (db, _) =
-            hitkit::engine::store::Database::open(std::path::Path::new(&fx.db_path())).unwrap();
-        let (store, _) = db.hit_store("default").unwrap();
-        store
-            .journal_add(ts, hitkit::engine::HitKind::Screen, &url)
-            .unwrap();
-        db.flush().unwrap();
-    }
+    let query = format!("s=1&idclient=a&ts={ts}&p=inflight");
+    // What a process killed mid-send leaves behind.
+    plant(&fx.db_path(), "default", &[(ts, &query)], true);
     let (tracker, seen) = fx.tracker(OfflineModeKey::Required);
+    // Recovered by the worker as it starts, before anything else it does.
+    flush(&tracker);
     let hits = tracker.offline().get().unwrap();
     assert_eq!(hits.len(), 1);
     assert!(
-        hits[0]
-            .url
-            .starts_with(&format!("http://x/hit.xiti?s=1&idclient=a&ts={ts}&olt=")),
+        hits[0].url.starts_with(&format!(
+            "{}?s=1&idclient=a&ts={ts}&olt=",
+            fx.collector.endpoint()
+        )),
         "{}",
         hits[0].url
     );
@@ -293,7 +276,9 @@ fn a_pending_deadline_timer_does_not_keep_a_closed_store_open() {
     tracker.set_network_available(false);
     // Answered at once (offline), but its deadline timer runs for 30 s.
     assert_eq!(
-        wait(tracker.offline().dispatch_and_wait(Some(30_000))).remaining,
+        wait(tracker.offline().dispatch_and_wait(Some(30_000), false))
+            .unwrap()
+            .remaining,
         3
     );
     close(tracker);
@@ -333,7 +318,7 @@ fn a_store_deleted_behind_a_closed_tracker_is_reported_not_counted() {
 fn one_live_tracker_per_name_and_database() {
     let fx = Fixture::new();
     let (first, _) = fx.tracker(OfflineModeKey::Always);
-    match Tracker::new(fx.config(OfflineModeKey::Always)) {
+    match Tracker::new(fx.config(OfflineModeKey::Always), None) {
         Err(TrackerError::InvalidConfig { key, reason }) => {
             assert_eq!(key, "name");
             assert!(reason.contains("already open"), "{reason}");

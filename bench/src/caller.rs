@@ -16,7 +16,7 @@ pub fn run(endpoint: &str, lines: &mut Vec<Line>, details: &mut serde_json::Map<
     let dir = common::scratch_dir();
     let tracker = common::tracker(dir.path(), endpoint);
     let probe = Probe::attach(&tracker);
-    common::block_on(tracker.flush());
+    common::block_on(tracker.flush()).expect("flush");
     let saved = probe.counts().saves;
     let mut burst = time_calls(&tracker, CALLS, Duration::ZERO);
     let mut paced = time_calls(&tracker, PACED_CALLS, Duration::from_millis(1));

@@ -12,14 +12,17 @@ pub const PATIENCE: Duration = Duration::from_secs(120);
 
 /// A tracker in `always` mode, without a stored-hit limit, on `dir`.
 pub fn tracker(dir: &Path, endpoint: &str) -> Arc<Tracker> {
-    Tracker::new(TrackerConfig {
-        site: "1".into(),
-        database_path: dir.to_string_lossy().into_owned(),
-        endpoint: Some(endpoint.to_owned()),
-        storage: Some(OfflineModeKey::Always),
-        max_stored_hits: 0,
-        ..Default::default()
-    })
+    Tracker::new(
+        TrackerConfig {
+            site: "1".into(),
+            database_path: dir.to_string_lossy().into_owned(),
+            endpoint: Some(endpoint.to_owned()),
+            storage: Some(OfflineModeKey::Always),
+            max_stored_hits: 0,
+            ..Default::default()
+        },
+        None,
+    )
     .expect("tracker opens")
 }
 

@@ -145,13 +145,14 @@ fn drain(
     tracker
         .set_config("dispatchConcurrency".into(), concurrency.to_string(), None)
         .expect("dispatchConcurrency is a key");
-    common::block_on(tracker.flush());
+    common::block_on(tracker.flush()).expect("flush");
     collector.clear();
     let start = Instant::now();
-    let report = common::block_on(tracker.offline().dispatch_and_wait(None));
+    let report =
+        common::block_on(tracker.offline().dispatch_and_wait(None, false)).expect("dispatch");
     let elapsed = start.elapsed();
     assert_eq!(
-        report.sent, hits as u64,
+        report.sent, hits as i64,
         "every stored hit is sent: {report:?}"
     );
     assert_eq!(collector.delivered().len(), hits);

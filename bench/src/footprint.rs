@@ -166,8 +166,8 @@ fn fill(tracker: &Tracker) -> Value {
         }
         probe.wait_saves((burst + 1) * BURST);
     }
-    common::block_on(tracker.flush());
-    assert_eq!(tracker.offline().count(), HITS);
+    common::block_on(tracker.flush()).expect("flush");
+    assert_eq!(tracker.offline().count(), HITS as i64);
     json!({
         "seconds": start.elapsed().as_secs_f64(),
         "raw_bytes": probe.counts().saved_bytes,
@@ -190,10 +190,11 @@ fn store_drain(dir: &Path, endpoint: &str) -> Value {
         )
         .expect("dispatchConcurrency is a key");
     let start = Instant::now();
-    let report = common::block_on(tracker.offline().dispatch_and_wait(None));
+    let report =
+        common::block_on(tracker.offline().dispatch_and_wait(None, false)).expect("dispatch");
     let drain_seconds = start.elapsed().as_secs_f64();
-    assert_eq!(report.sent, HITS, "every hit is sent: {report:?}");
-    common::block_on(tracker.flush());
+    assert_eq!(report.sent, HITS as i64, "every hit is sent: {report:?}");
+    common::block_on(tracker.flush()).expect("flush");
     let disk_drained = dir_bytes(dir);
     common::close(tracker, dir);
     json!({
@@ -216,7 +217,7 @@ fn open(dir: &Path, endpoint: &str) -> Value {
     let opened = start.elapsed();
     let count = tracker.offline().count();
     let counted = start.elapsed();
-    assert_eq!(count, HITS, "the store holds every hit");
+    assert_eq!(count, HITS as i64, "the store holds every hit");
     json!({
         "rss_before_tracker_kb": rss_before,
         "new_ms": opened.as_secs_f64() * 1e3,

@@ -19,7 +19,7 @@ pub fn run(endpoint: &str, lines: &mut Vec<Line>, details: &mut serde_json::Map<
     let dir = common::scratch_dir();
     let tracker = common::tracker(dir.path(), endpoint);
     let probe = Probe::attach(&tracker);
-    common::block_on(tracker.flush());
+    common::block_on(tracker.flush()).expect("flush");
     let before = probe.counts();
     let start = Instant::now();
     for i in 0..BURST {

@@ -28,11 +28,11 @@ pub struct Options {
 
 /// Small enough that a broken collector cannot stall the demo, large enough
 /// for a loaded CI machine on loopback.
-const REQUEST_TIMEOUT_MS: u64 = 2_000;
+const REQUEST_TIMEOUT_MS: i64 = 2_000;
 /// How long to wait for HitKit to report something before calling it broken.
 const EVENT_WAIT: Duration = Duration::from_secs(5);
 /// Deadline given to each `dispatch_and_wait`.
-const DISPATCH_DEADLINE_MS: u64 = 10_000;
+const DISPATCH_DEADLINE_MS: i64 = 10_000;
 const SITE: &str = "123";
 
 /// What the tracker told its delegate, forwarded to the main thread.
@@ -108,14 +108,17 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     let collector = Collector::start()
         .map_err(|e| Failure::usage(format!("cannot start the local collector: {e}")))?;
     let database_path = dir.path().join("hitkit");
-    let tracker = Tracker::new(TrackerConfig {
-        site: SITE.into(),
-        database_path: database_path.to_string_lossy().into_owned(),
-        endpoint: Some(collector.endpoint()),
-        storage: Some(OfflineModeKey::Required),
-        request_timeout_ms: REQUEST_TIMEOUT_MS,
-        ..Default::default()
-    })
+    let tracker = Tracker::new(
+        TrackerConfig {
+            site: SITE.into(),
+            database_path: database_path.to_string_lossy().into_owned(),
+            endpoint: Some(collector.endpoint()),
+            storage: Some(OfflineModeKey::Required),
+            request_timeout_ms: REQUEST_TIMEOUT_MS,
+            ..Default::default()
+        },
+        None,
+    )
     .map_err(|e| Failure::broken(format!("the tracker did not start: {e}")))?;
     let (tx, events) = mpsc::channel();
     tracker.set_delegate(Some(Arc::new(Forwarder(Mutex::new(tx)))));
@@ -176,7 +179,7 @@ impl Story {
         let got = self.wait_for("delivered live", n, |s| {
             matches!(s, Seen::Sent(HitStatus::Success))
         });
-        block_on(self.tracker.flush());
+        let _ = block_on(self.tracker.flush());
         let delivered = self.collector.delivered();
         self.check(
             got == n,
@@ -209,11 +212,11 @@ impl Story {
         self.collector.set_mode(Mode::Refuse);
         self.send_screens("Offline", n);
         let got = self.wait_for("saved to disk", n, |s| matches!(s, Seen::Saved));
-        block_on(self.tracker.flush());
+        let _ = block_on(self.tracker.flush());
         let offline = self.tracker.offline();
         self.check(got == n, format!("{n} save_did_end reported (got {got})"));
         self.check(
-            offline.count() == n as u64,
+            offline.count() == n as i64,
             format!("store holds {n} hits (holds {})", offline.count()),
         );
         let arrived = self.collector.hits().len() - before;
@@ -256,12 +259,12 @@ impl Story {
         // the progress line meanwhile.
         let offline = self.tracker.offline();
         let pass = std::thread::spawn(move || {
-            block_on(offline.dispatch_and_wait(Some(DISPATCH_DEADLINE_MS)))
+            block_on(offline.dispatch_and_wait(Some(DISPATCH_DEADLINE_MS), false))
         });
         let got = self.wait_for("dispatched", n, |s| {
             matches!(s, Seen::Sent(HitStatus::Success))
         });
-        let report = pass.join().unwrap_or_default();
+        let report = pass.join().ok().and_then(Result::ok).unwrap_or_default();
         self.say(&format!(
             "    report: sent {}, failed {}, dropped {}, remaining {}",
             report.sent, report.failed, report.dropped, report.remaining
@@ -271,7 +274,7 @@ impl Story {
             format!("{n} send_did_end(Success) reported (got {got})"),
         );
         self.check(
-            report.sent == n as u64
+            report.sent == n as i64
                 && report.failed == 0
                 && report.dropped == 0
                 && report.remaining == 0,
@@ -295,7 +298,7 @@ impl Story {
         self.collector.set_mode(Mode::Refuse);
         self.send_screens("Failing", 1);
         let got = self.wait_for("saved to disk", 1, |s| matches!(s, Seen::Saved));
-        block_on(self.tracker.flush());
+        let _ = block_on(self.tracker.flush());
         self.check(
             got == 1 && offline.count() == 1,
             "the hit was stored while unreachable".into(),
@@ -304,8 +307,9 @@ impl Story {
             code: 500,
             retry_after: None,
         });
-        for attempt in 1..=3u32 {
-            let report = block_on(offline.dispatch_and_wait(Some(DISPATCH_DEADLINE_MS)));
+        for attempt in 1..=3i32 {
+            let report = block_on(offline.dispatch_and_wait(Some(DISPATCH_DEADLINE_MS), false))
+                .unwrap_or_default();
             let retries = offline
                 .get()
                 .unwrap_or_default()
@@ -321,7 +325,7 @@ impl Story {
                     .unwrap_or_default(),
             ));
             let last = attempt == 3;
-            let expected = (u64::from(!last), u64::from(last), u64::from(!last));
+            let expected = (i64::from(!last), i64::from(last), i64::from(!last));
             self.check(
                 (report.failed, report.dropped, report.remaining) == expected,
                 format!(

@@ -7,8 +7,9 @@
 
 use std::path::Path;
 
-use hitkit::engine::store::{Database, StoredHit};
-use hitkit::engine::{Error, HitKind};
+use hitkit::internal::error::TrackerError as Error;
+use hitkit::internal::store::{Database, StoredHit};
+use hitkit::internal::types::HitType as HitKind;
 use serde_json::{Value, json};
 
 use crate::Failure;
@@ -44,8 +45,8 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
                 "path": path.display().to_string(),
                 "name": opts.name,
                 "count": hits.len(),
-                "oldest": hits.first().map(|h| iso8601(h.created_ms)),
-                "newest": hits.last().map(|h| iso8601(h.created_ms)),
+                "oldest": hits.first().map(|h| iso8601(h.created_ms())),
+                "newest": hits.last().map(|h| iso8601(h.created_ms())),
             })
         };
         println!(
@@ -64,16 +65,16 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
     if let (Some(first), Some(last)) = (hits.first(), hits.last()) {
         println!(
             "  oldest {}   newest {}",
-            iso8601(first.created_ms),
-            iso8601(last.created_ms)
+            iso8601(first.created_ms()),
+            iso8601(last.created_ms())
         );
-        let count = |kind: HitKind| hits.iter().filter(|h| h.kind == kind).count();
+        let count = |kind: HitKind| hits.iter().filter(|h| h.record.hit_type == kind).count();
         println!(
             "  screen {}   touch {}   custom {}   retried {}",
             count(HitKind::Screen),
             count(HitKind::Touch),
             count(HitKind::Custom),
-            hits.iter().filter(|h| h.retry_count > 0).count()
+            hits.iter().filter(|h| h.record.attempts > 0).count()
         );
     }
     if opts.list {
@@ -84,11 +85,11 @@ pub fn run(opts: &Options) -> Result<(), Failure> {
         for hit in &hits {
             println!(
                 "  {:<8} {:<24}  {:<7}  {:<6}  {}",
-                hit.id,
-                iso8601(hit.created_ms),
-                hit.retry_count,
-                kind_name(hit.kind),
-                hit.url
+                hit.id(),
+                iso8601(hit.created_ms()),
+                hit.record.attempts,
+                kind_name(hit.record.hit_type),
+                hit.record.query
             );
         }
     } else if !hits.is_empty() {
@@ -134,12 +135,12 @@ fn explain(path: &Path, error: Error) -> Failure {
 
 fn hit_json(hit: &StoredHit) -> Value {
     json!({
-        "id": hit.id,
-        "created": iso8601(hit.created_ms),
-        "created_ms": hit.created_ms,
-        "retry_count": hit.retry_count,
-        "type": kind_name(hit.kind),
-        "url": hit.url,
+        "id": hit.id(),
+        "created": iso8601(hit.created_ms()),
+        "created_ms": hit.created_ms(),
+        "retry_count": hit.record.attempts,
+        "type": kind_name(hit.record.hit_type),
+        "query": hit.record.query,
     })
 }
 

@@ -288,14 +288,17 @@ fn collect_rejects_an_unknown_mode() {
 // --- inspect ----------------------------------------------------------------
 
 fn always_tracker(dir: &Path) -> Arc<Tracker> {
-    Tracker::new(TrackerConfig {
-        site: "123".into(),
-        database_path: dir.to_string_lossy().into_owned(),
-        // Never used in `always` mode; set so nothing could leave the machine.
-        endpoint: Some("http://127.0.0.1:9/hit.xiti".into()),
-        storage: Some(OfflineModeKey::Always),
-        ..Default::default()
-    })
+    Tracker::new(
+        TrackerConfig {
+            site: "123".into(),
+            database_path: dir.to_string_lossy().into_owned(),
+            // Never used in `always` mode; set so nothing could leave the machine.
+            endpoint: Some("http://127.0.0.1:9/hit.xiti".into()),
+            storage: Some(OfflineModeKey::Always),
+            ..Default::default()
+        },
+        None,
+    )
     .expect("tracker")
 }
 
@@ -303,7 +306,8 @@ fn flush(tracker: &Tracker) {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(tracker.flush());
+        .block_on(tracker.flush())
+        .expect("flush");
 }
 
 /// A store with 3 screen hits, made by a real tracker which is then gone.

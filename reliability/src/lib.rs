@@ -106,8 +106,9 @@ fn one_line(text: &str) -> String {
 
 /// The id a hit URL carries in its `n` parameter (plain digits, so never
 /// percent-encoded).
+/// The `n` parameter of a hit's URL or query.
 pub fn hit_id(url: &str) -> Option<u64> {
-    let query = url.split_once('?')?.1;
+    let query = url.split_once('?').map_or(url, |(_, query)| query);
     query
         .split('&')
         .find_map(|pair| pair.strip_prefix("n="))

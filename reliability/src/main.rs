@@ -31,7 +31,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hitkit::engine::store::Database;
+use hitkit::internal::store::{Changes, Database, StoredHit};
 use hitkit_collector::{Collector, Mode, ReceivedHit};
 use hitkit_reliability::{Line, Rng, hit_id};
 
@@ -575,16 +575,20 @@ fn check_store(
             // An acknowledged hit the collector never got: deleting it is a
             // real loss (one already delivered would not be).
             .find(|hit| {
-                hit_id(&hit.url).is_some_and(|id| {
+                hit_id(&hit.record.query).is_some_and(|id| {
                     ledger.acked.contains_key(&id) && !ledger.deliveries.contains_key(&id)
                 })
             });
         if let Some(victim) = victim {
-            println!("sabotage: deleting stored hit {}", victim.url);
-            ledger.sabotaged = store.remove(&victim.key).unwrap_or(false);
+            println!("sabotage: deleting stored hit {}", victim.record.query);
+            let mut changes = Changes::default();
+            changes.remove(victim.key);
+            ledger.sabotaged = store
+                .apply(changes)
+                .is_ok_and(|applied| !applied.removed.is_empty());
         }
     }
-    let hits = match store.all() {
+    let mut hits: Vec<StoredHit> = match store.all() {
         Ok(hits) => hits,
         Err(e) => {
             ledger.violation(format!("{label}: stored hits could not be listed: {e}"));
@@ -598,10 +602,30 @@ fn check_store(
             hits.len()
         ));
     }
+    // Hits left in the in-flight journal become stored hits when the next
+    // tracker starts: they count as stored.
+    match store.journal() {
+        Ok(journal) => {
+            for (key, record) in journal {
+                match record {
+                    Ok(record) if !hits.iter().any(|h| h.key == key) => {
+                        hits.push(StoredHit { key, record })
+                    }
+                    Ok(_) => {}
+                    Err(why) => ledger
+                        .violation(format!("{label}: a journal entry cannot be read: {why:?}")),
+                }
+            }
+        }
+        Err(e) => ledger.violation(format!("{label}: the journal cannot be read: {e}")),
+    }
     let mut stored = HashSet::new();
     for hit in &hits {
-        let Some(id) = hit_id(&hit.url) else {
-            ledger.violation(format!("{label}: a stored hit without an id: {}", hit.url));
+        let Some(id) = hit_id(&hit.record.query) else {
+            ledger.violation(format!(
+                "{label}: a stored hit without an id: {}",
+                hit.record.query
+            ));
             continue;
         };
         if !stored.insert(id) {
@@ -613,10 +637,10 @@ fn check_store(
             ));
         }
         let refused = ledger.refusals.get(&id).copied().unwrap_or(0);
-        if hit.retry_count > refused {
+        if hit.record.attempts > refused {
             ledger.violation(format!(
                 "{label}: hit {id} used {} attempts but was refused {refused} times",
-                hit.retry_count
+                hit.record.attempts
             ));
         }
     }
@@ -640,8 +664,8 @@ fn check_store(
     if let Some(session) = session {
         count_unacknowledged(ledger, session, &stored);
     }
-    if let Err(e) = database.flush() {
-        ledger.violation(format!("{label}: flush after checking failed: {e}"));
+    if let Err(e) = database.sync() {
+        ledger.violation(format!("{label}: sync after checking failed: {e}"));
     }
     let count = hits.len() as u64;
     drop(store);

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use hitkit::engine::store::Database;
+use hitkit::{OfflineModeKey, Tracker, TrackerConfig};
 use hitkit_collector::{Collector, Mode};
 use hitkit_reliability::{Line, hit_id};
 
@@ -90,12 +90,26 @@ fn kill(mut child: Child) {
     assert_eq!(status.signal(), Some(9), "{status:?}");
 }
 
+/// The hits the next tracker on `db` holds once it has started (journal
+/// recovery included), by their `n`.
 fn stored_ids(db: &std::path::Path) -> Vec<u64> {
-    let (database, _) = Database::open(db).expect("the store opens after a kill");
-    let (store, _) = database.hit_store("default").unwrap();
-    let hits = store.all().unwrap();
-    assert_eq!(store.len(), hits.len() as u64);
-    database.flush().unwrap();
+    let tracker = Tracker::new(
+        TrackerConfig {
+            site: "1".into(),
+            database_path: db.to_string_lossy().into_owned(),
+            storage: Some(OfflineModeKey::Always),
+            ..Default::default()
+        },
+        None,
+    )
+    .expect("the store opens after a kill");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(tracker.flush()).expect("flush");
+    let offline = tracker.offline();
+    let hits = offline.get().unwrap();
+    assert_eq!(offline.count(), hits.len() as i64);
     hits.iter().filter_map(|hit| hit_id(&hit.url)).collect()
 }
 

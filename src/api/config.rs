@@ -1,16 +1,20 @@
-//! `TrackerConfig`: the constructor's configuration record.
+//! `TrackerConfig` as UniFFI sees it (defined in `engine/config.rs`; this
+//! mirror must match it field for field, and carries the defaults the
+//! foreign constructors use). The encryption key crosses as a string.
 
-use crate::engine::Settings;
+use crate::engine::config::TrackerConfig;
+use crate::engine::secret::EncryptionKey;
+use crate::engine::types::{LogLevel, OfflineModeKey};
 
-use super::types::OfflineModeKey;
+uniffi::custom_type!(EncryptionKey, String, {
+    remote,
+    lower: |key| key.expose().to_owned(),
+    try_lift: |hex| Ok(EncryptionKey::new(hex)),
+});
 
-/// Defaults are those of the AT SmartTag SDK. In Rust,
-/// `TrackerConfig { site, database_path, ..Default::default() }`.
-#[derive(uniffi::Record, Debug, Clone, PartialEq)]
+#[uniffi::remote(Record)]
 pub struct TrackerConfig {
-    /// Numeric site id (`s`).
     pub site: String,
-    /// A directory HitKit owns; created if missing.
     pub database_path: String,
     #[uniffi(default = "logp")]
     pub log: String,
@@ -22,91 +26,32 @@ pub struct TrackerConfig {
     pub pixel_path: String,
     #[uniffi(default = true)]
     pub secure: bool,
-    /// Replaces everything before `?`, e.g. `http://127.0.0.1:8080/hit.xiti`.
     #[uniffi(default = None)]
     pub endpoint: Option<String>,
-    /// `uuid`: a v4 UUID made once and kept with the hits; anything else is
-    /// used as the visitor id as it is.
     #[uniffi(default = "uuid")]
     pub identifier: String,
-    /// `None` means `Never`.
     #[uniffi(default = None)]
     pub storage: Option<OfflineModeKey>,
     #[uniffi(default = 8000)]
-    pub max_hit_size: u32,
+    pub max_hit_size: i32,
     #[uniffi(default = 3)]
-    pub max_attempts: u32,
-    /// 0: no limit.
+    pub max_attempts: i32,
     #[uniffi(default = 20000)]
-    pub max_stored_hits: u64,
-    /// 0: no limit.
+    pub max_stored_hits: i64,
     #[uniffi(default = 30)]
-    pub max_storage_age_days: u32,
+    pub max_storage_age_days: i32,
     #[uniffi(default = 15000)]
-    pub request_timeout_ms: u64,
+    pub request_timeout_ms: i64,
     #[uniffi(default = 1)]
-    pub dispatch_concurrency: u32,
-    /// Trackers of different names keep separate hits in one database.
+    pub dispatch_concurrency: i32,
     #[uniffi(default = "default")]
     pub name: String,
-    /// 64 hex digits (32 bytes): stored hits are sealed with AES-256-GCM.
-    /// Keep the key in the Keychain / Android Keystore, not beside the data.
     #[uniffi(default = None)]
-    pub encryption_key: Option<String>,
-}
-
-impl Default for TrackerConfig {
-    fn default() -> Self {
-        Settings::default().into()
-    }
-}
-
-impl From<Settings> for TrackerConfig {
-    fn from(s: Settings) -> Self {
-        TrackerConfig {
-            site: s.site,
-            database_path: s.database_path.to_string_lossy().into_owned(),
-            log: s.log,
-            log_ssl: s.log_ssl,
-            domain: s.domain,
-            pixel_path: s.pixel_path,
-            secure: s.secure,
-            endpoint: s.endpoint,
-            identifier: s.identifier,
-            storage: Some(s.storage.into()),
-            max_hit_size: s.max_hit_size,
-            max_attempts: s.max_attempts,
-            max_stored_hits: s.max_stored_hits,
-            max_storage_age_days: s.max_storage_age_days,
-            request_timeout_ms: s.request_timeout_ms,
-            dispatch_concurrency: s.dispatch_concurrency,
-            name: s.name,
-            encryption_key: s.encryption_key,
-        }
-    }
-}
-
-impl From<TrackerConfig> for Settings {
-    fn from(c: TrackerConfig) -> Self {
-        Settings {
-            site: c.site,
-            database_path: c.database_path.into(),
-            name: c.name,
-            log: c.log,
-            log_ssl: c.log_ssl,
-            domain: c.domain,
-            pixel_path: c.pixel_path,
-            secure: c.secure,
-            endpoint: c.endpoint,
-            identifier: c.identifier,
-            storage: c.storage.unwrap_or(OfflineModeKey::Never).into(),
-            max_hit_size: c.max_hit_size,
-            max_attempts: c.max_attempts,
-            max_stored_hits: c.max_stored_hits,
-            max_storage_age_days: c.max_storage_age_days,
-            request_timeout_ms: c.request_timeout_ms,
-            dispatch_concurrency: c.dispatch_concurrency,
-            encryption_key: c.encryption_key,
-        }
-    }
+    pub encryption_key: Option<EncryptionKey>,
+    #[uniffi(default = None)]
+    pub log_level: Option<LogLevel>,
+    #[uniffi(default = None)]
+    pub hit_id_parameter: Option<String>,
+    #[uniffi(default = true)]
+    pub query_in_messages: bool,
 }

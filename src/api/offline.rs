@@ -4,8 +4,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::engine::Engine;
-
-use super::{DispatchReport, Hit, TrackerError};
+use crate::engine::error::TrackerError;
+use crate::engine::types::{DispatchReport, Hit};
 
 /// A view of its tracker's store. Reads go straight to the store and never
 /// wait for a pass in progress.
@@ -29,65 +29,81 @@ impl Offline {
 #[uniffi::export]
 impl Offline {
     /// Sends every stored hit, oldest first, in the background; each one the
-    /// collector accepts is deleted. Runs at once, whatever the backoff.
-    pub fn dispatch(&self) {
+    /// collector accepts is deleted. Runs at once, whatever the backoff, but
+    /// not while the collector asked to wait (`Retry-After`) unless
+    /// `ignore_server_pacing`.
+    #[uniffi::method(default(ignore_server_pacing = false))]
+    pub fn dispatch(&self, ignore_server_pacing: bool) {
         if let Some(engine) = self.engine.upgrade() {
-            engine.dispatch();
+            let _ = engine.dispatch(ignore_server_pacing);
         }
     }
 
-    /// Like `dispatch`, but resolves with what the pass did. With a deadline
-    /// (ms from now) the pass stops cleanly there: unsent hits stay stored.
-    #[uniffi::method(default(deadline_ms = None))]
-    pub async fn dispatch_and_wait(&self, deadline_ms: Option<u64>) -> DispatchReport {
+    /// Like `dispatch`, but resolves with what the pass did, once its
+    /// deletes are on disk. With a deadline (ms from now) the pass stops
+    /// cleanly there: unsent hits stay stored.
+    #[uniffi::method(default(deadline_ms = None, ignore_server_pacing = false))]
+    pub async fn dispatch_and_wait(
+        &self,
+        deadline_ms: Option<i64>,
+        ignore_server_pacing: bool,
+    ) -> Result<DispatchReport, TrackerError> {
         let Some(engine) = self.engine.upgrade() else {
-            return DispatchReport::default();
+            return Ok(DispatchReport::default());
         };
-        let deadline = deadline_ms.map(Duration::from_millis);
-        engine.dispatch_and_wait(deadline).await.into()
+        let deadline = match deadline_ms {
+            None => None,
+            Some(ms) => Some(Duration::from_millis(u64::try_from(ms).map_err(|_| {
+                TrackerError::param("deadlineMs", format!("{ms} is negative"))
+            })?)),
+        };
+        engine
+            .dispatch_and_wait(deadline, ignore_server_pacing)
+            .await
     }
 
-    pub fn count(&self) -> u64 {
+    /// Stored hits, including any that cannot be read (a missing key).
+    pub fn count(&self) -> i64 {
         self.engine
             .upgrade()
-            .map_or(0, |engine| engine.stored_count())
+            .map_or(0, |engine| engine.stored_count() as i64)
     }
 
-    /// Every stored hit, oldest first.
+    /// Every readable stored hit, oldest first.
     pub fn get(&self) -> Result<Vec<Hit>, TrackerError> {
-        let Some(engine) = self.engine.upgrade() else {
-            return Ok(Vec::new());
-        };
-        Ok(engine.stored_hits()?.into_iter().map(Hit::from).collect())
+        match self.engine.upgrade() {
+            Some(engine) => engine.stored_hits(),
+            None => Ok(Vec::new()),
+        }
     }
 
     pub fn oldest(&self) -> Result<Option<Hit>, TrackerError> {
-        let Some(engine) = self.engine.upgrade() else {
-            return Ok(None);
-        };
-        Ok(engine.oldest()?.map(Hit::from))
+        match self.engine.upgrade() {
+            Some(engine) => engine.oldest(),
+            None => Ok(None),
+        }
     }
 
     pub fn latest(&self) -> Result<Option<Hit>, TrackerError> {
-        let Some(engine) = self.engine.upgrade() else {
-            return Ok(None);
-        };
-        Ok(engine.latest()?.map(Hit::from))
+        match self.engine.upgrade() {
+            Some(engine) => engine.latest(),
+            None => Ok(None),
+        }
     }
 
     /// Deletes every stored hit; returns how many.
-    pub fn delete(&self) -> Result<u64, TrackerError> {
-        let Some(engine) = self.engine.upgrade() else {
-            return Ok(0);
-        };
-        Ok(engine.delete_all()?)
+    pub fn delete(&self) -> Result<i64, TrackerError> {
+        match self.engine.upgrade() {
+            Some(engine) => Ok(engine.delete_all()? as i64),
+            None => Ok(0),
+        }
     }
 
     /// Deletes hits created more than `days` days ago; returns how many.
-    pub fn delete_older_than(&self, days: u32) -> Result<u64, TrackerError> {
-        let Some(engine) = self.engine.upgrade() else {
-            return Ok(0);
-        };
-        Ok(engine.delete_older_than(days)?)
+    pub fn delete_older_than(&self, days: i32) -> Result<i64, TrackerError> {
+        match self.engine.upgrade() {
+            Some(engine) => Ok(engine.delete_older_than(days)? as i64),
+            None => Ok(0),
+        }
     }
 }

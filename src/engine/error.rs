@@ -1,59 +1,57 @@
-//! The engine's error type. The FFI layer maps it one-to-one onto `TrackerError`.
+//! The one error type of HitKit: Rust's `TrackerError`, Swift's
+//! `TrackerError`, Kotlin's `TrackerException`. Messages are declared here
+//! and nowhere else.
 
-use std::fmt;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
-    /// A configuration key is unknown or its value has the wrong form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackerError {
+    /// A config key is unknown or its value has the wrong form; nothing changed.
+    #[error("invalid config `{key}`: {reason}")]
     InvalidConfig { key: String, reason: String },
-    /// A hit or persistent parameter is unusable (empty key, ...).
+    /// An argument is unusable (an empty parameter key, a negative count);
+    /// nothing was done.
+    #[error("invalid parameter `{key}`: {reason}")]
     InvalidParameter { key: String, reason: String },
-    /// The database could not be opened, read or written.
+    /// The database could not be created, opened, written or flushed.
+    #[error("storage error: {reason}")]
     Storage { reason: String },
-    /// Another process holds the database.
+    /// Another process holds the database at `path`.
+    #[error("the database {path} is in use by another process")]
     StorageLocked { path: String },
-    /// The library could not start its background runtime.
+    /// The tracker cannot work: it is closed, or a thread could not start.
+    #[error("HitKit cannot do this now: {reason}")]
     Runtime { reason: String },
 }
 
-impl Error {
+impl TrackerError {
     pub fn config(key: &str, reason: impl Into<String>) -> Self {
-        Error::InvalidConfig {
+        TrackerError::InvalidConfig {
             key: key.to_owned(),
             reason: reason.into(),
         }
     }
 
     pub fn param(key: &str, reason: impl Into<String>) -> Self {
-        Error::InvalidParameter {
+        TrackerError::InvalidParameter {
             key: key.to_owned(),
             reason: reason.into(),
         }
     }
 
-    pub fn storage(reason: impl fmt::Display) -> Self {
-        Error::Storage {
+    pub fn storage(reason: impl std::fmt::Display) -> Self {
+        TrackerError::Storage {
             reason: reason.to_string(),
         }
     }
-}
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::InvalidConfig { key, reason } => write!(f, "invalid config `{key}`: {reason}"),
-            Error::InvalidParameter { key, reason } => {
-                write!(f, "invalid parameter `{key}`: {reason}")
-            }
-            Error::Storage { reason } => write!(f, "storage error: {reason}"),
-            Error::StorageLocked { path } => {
-                write!(f, "database {path} is in use by another process")
-            }
-            Error::Runtime { reason } => write!(f, "background runtime unavailable: {reason}"),
+    pub fn runtime(reason: impl Into<String>) -> Self {
+        TrackerError::Runtime {
+            reason: reason.into(),
         }
+    }
+
+    pub(crate) fn closed() -> Self {
+        TrackerError::runtime("the tracker is closed")
     }
 }
 
-impl std::error::Error for Error {}
-
-pub type Result<T> = std::result::Result<T, Error>;
+pub type Result<T, E = TrackerError> = std::result::Result<T, E>;

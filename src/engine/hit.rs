@@ -1,35 +1,33 @@
 //! Building hits: parameter order and encoding, splitting long hits into
 //! `mh` parts, and the rewrite a hit gets when it is stored.
+//!
+//! A hit is built as its query (what follows `?`); the collector's URL is
+//! put in front when it is sent, from the configuration of that moment.
 
-use super::error::{Error, Result};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HitKind {
-    Screen,
-    Touch,
-    Custom,
-}
+use super::error::{Result, TrackerError};
+use super::types::HitType;
 
 pub type Param = (String, String);
 
-/// A hit ready to leave: one URL, or several `mh` parts of one hit.
+/// A hit ready to leave: one query, or several `mh` parts of one hit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BuiltHit {
-    pub kind: HitKind,
+    pub hit_type: HitType,
     pub created_ms: u64,
-    pub urls: Vec<String>,
+    pub queries: Vec<String>,
     /// Problems found while building (a parameter too long to fit, ...).
     pub warnings: Vec<String>,
 }
 
-/// The identity every hit of a tracker carries.
-pub struct Standard<'a> {
+/// What every hit of a tracker carries besides its own parameters.
+pub struct Identity<'a> {
     pub base_url: &'a str,
     pub site: &'a str,
     pub idclient: &'a str,
     pub platform: &'a str,
     pub max_hit_size: usize,
+    /// `(parameter, value)`: the hit's own id (`hitIdParameter`).
+    pub hit_id: Option<(&'a str, String)>,
 }
 
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -44,69 +42,99 @@ const REPEATED_KEYS: [&str; 3] = ["s", "idclient", "ts"];
 
 pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::param(key, "a parameter key must not be empty"));
+        return Err(TrackerError::param(
+            key,
+            "a parameter key must not be empty",
+        ));
     }
     Ok(())
 }
 
+/// Whether a hit can be sent to `base` (the part before `?`): an http(s)
+/// URL with a host. Checked when the configuration changes, so a hit never
+/// meets a collector URL no client could send to.
+pub fn is_sendable_base(base: &str) -> bool {
+    url::Url::parse(base)
+        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
+}
+
+/// Whether hits to `base` cross a network in clear: `http`, to a host
+/// other than this device.
+pub fn is_cleartext_remote(base: &str) -> bool {
+    let Ok(url) = url::Url::parse(base) else {
+        return false;
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    url.scheme() == "http" && !loopback
+}
+
 /// Order: `s`, the standard parameters, `persistent`, then `own`.
 /// A later key replaces the value of an earlier one, keeping its place.
+/// Keys were checked on the caller's thread ([`check_key`]).
 pub fn build(
-    standard: &Standard<'_>,
+    identity: &Identity<'_>,
     persistent: &[Param],
-    kind: HitKind,
+    hit_type: HitType,
     own: Vec<Param>,
     created_ms: u64,
     split_id: impl FnOnce() -> u32,
-) -> Result<BuiltHit> {
-    for (key, _) in &own {
-        check_key(key)?;
-    }
+) -> BuiltHit {
     let mut params: Vec<Param> = vec![
-        ("s".into(), standard.site.into()),
-        ("idclient".into(), standard.idclient.into()),
+        ("s".into(), identity.site.into()),
+        ("idclient".into(), identity.idclient.into()),
         ("ts".into(), created_ms.to_string()),
-        ("vtag".into(), SDK_VERSION.into()),
-        ("ptag".into(), standard.platform.into()),
     ];
+    if let Some((key, id)) = &identity.hit_id {
+        params.push(((*key).to_owned(), id.clone()));
+    }
+    params.push(("vtag".into(), SDK_VERSION.into()));
+    params.push(("ptag".into(), identity.platform.into()));
     for (key, value) in persistent.iter().cloned().chain(own) {
         match params.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => params.push((key, value)),
         }
     }
-    let (urls, warnings) = split(standard.base_url, params, standard.max_hit_size, split_id);
-    Ok(BuiltHit {
-        kind,
+    let repeated = identity.hit_id.as_ref().map(|(key, _)| *key);
+    let (queries, warnings) = split(identity, params, repeated, split_id);
+    BuiltHit {
+        hit_type,
         created_ms,
-        urls,
+        queries,
         warnings,
-    })
+    }
 }
 
 fn split(
-    base: &str,
+    identity: &Identity<'_>,
     params: Vec<Param>,
-    max_size: usize,
+    hit_id_key: Option<&str>,
     split_id: impl FnOnce() -> u32,
 ) -> (Vec<String>, Vec<String>) {
-    let budget = max_size.saturating_sub(OFFLINE_ROOM);
+    let max_size = identity.max_hit_size;
+    // The URL is the base, `?`, then the query.
+    let budget = max_size.saturating_sub(OFFLINE_ROOM + identity.base_url.len() + 1);
     let encoded: Vec<(String, String)> = params
         .iter()
         .map(|(k, v)| (k.clone(), format!("{}={}", encode(k), encode(v))))
         .collect();
-    let whole = join(base, encoded.iter().map(|(_, p)| p.as_str()));
+    let whole = join(encoded.iter().map(|(_, p)| p.as_str()));
     if whole.len() <= budget {
         return (vec![whole], Vec::new());
     }
 
     let (head, rest): (Vec<_>, Vec<_>) = encoded
         .into_iter()
-        .partition(|(k, _)| REPEATED_KEYS.contains(&k.as_str()));
+        .partition(|(k, _)| REPEATED_KEYS.contains(&k.as_str()) || Some(k.as_str()) == hit_id_key);
     let id = split_id() % 1_000_000_000;
     // The widest `mh` a part can carry, so packing never overflows.
     let mh_room = format!("&mh={MAX_PARTS}-{MAX_PARTS}-{id}").len();
-    let head_len = join(base, head.iter().map(|(_, p)| p.as_str())).len() + mh_room;
+    let head_len = join(head.iter().map(|(_, p)| p.as_str())).len() + mh_room;
 
     let mut warnings = Vec::new();
     let (fitting, offending): (Vec<_>, Vec<_>) = rest
@@ -138,11 +166,8 @@ fn split(
 
     let head: Vec<&str> = head.iter().map(|(_, p)| p.as_str()).collect();
     let count = parts.len();
-    let urls = if count == 1 {
-        vec![join(
-            base,
-            head.iter().copied().chain(parts[0].iter().copied()),
-        )]
+    let queries = if count == 1 {
+        vec![join(head.iter().copied().chain(parts[0].iter().copied()))]
     } else {
         parts
             .iter()
@@ -150,7 +175,6 @@ fn split(
             .map(|(i, pieces)| {
                 let mh = format!("mh={}-{count}-{id}", i + 1);
                 join(
-                    base,
                     head.iter()
                         .copied()
                         .chain([mh.as_str()])
@@ -159,7 +183,7 @@ fn split(
             })
             .collect()
     };
-    (urls, warnings)
+    (queries, warnings)
 }
 
 /// Greedy packing, in order: each part holds as many pieces as fit after
@@ -181,13 +205,23 @@ fn pack<'a>(pieces: &[&'a str], head_len: usize, budget: usize) -> Vec<Vec<&'a s
     parts
 }
 
-fn join<'a>(base: &str, pieces: impl Iterator<Item = &'a str>) -> String {
-    let mut url = String::with_capacity(base.len() + 256);
-    url.push_str(base);
-    for (i, piece) in pieces.enumerate() {
-        url.push(if i == 0 { '?' } else { '&' });
-        url.push_str(piece);
+fn join<'a>(pieces: impl Iterator<Item = &'a str>) -> String {
+    let mut query = String::with_capacity(256);
+    for piece in pieces {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(piece);
     }
+    query
+}
+
+/// The URL a query is sent to.
+pub fn url(base: &str, query: &str) -> String {
+    let mut url = String::with_capacity(base.len() + 1 + query.len());
+    url.push_str(base);
+    url.push('?');
+    url.push_str(query);
     url
 }
 
@@ -207,11 +241,10 @@ pub fn encode(text: &str) -> String {
     out
 }
 
-/// The rewrite of a hit that is stored: `cn=offline` (added or replaced) and
-/// `olt` (seconds since the epoch, with fraction) right after `ts`, or after
-/// `mh` for a split part.
-pub fn to_offline(url: &str, olt_seconds: f64) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+/// The rewrite of a hit's query when it is stored: `cn=offline` (added or
+/// replaced) and `olt` (seconds since the epoch, with fraction) right after
+/// `ts`, or after `mh` for a split part.
+pub fn to_offline(query: &str, olt_seconds: f64) -> String {
     let mut pieces: Vec<String> = query
         .split('&')
         .filter(|p| !p.is_empty() && !p.starts_with("olt="))
@@ -233,20 +266,23 @@ pub fn to_offline(url: &str, olt_seconds: f64) -> String {
         Some(i) => pieces.insert(i + 1, olt),
         None => pieces.push(olt),
     }
-    join(base, pieces.iter().map(String::as_str))
+    join(pieces.iter().map(String::as_str))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn standard(max: usize) -> Standard<'static> {
-        Standard {
-            base_url: "https://logs.xiti.com/hit.xiti",
+    const BASE: &str = "https://logs.xiti.com/hit.xiti";
+
+    fn identity(max: usize) -> Identity<'static> {
+        Identity {
+            base_url: BASE,
             site: "123",
             idclient: "abc",
             platform: "linux",
             max_hit_size: max,
+            hit_id: None,
         }
     }
 
@@ -257,19 +293,22 @@ mod tests {
     #[test]
     fn order_and_replacement() {
         let hit = build(
-            &standard(8000),
+            &identity(8000),
             &[p("x", "1"), p("p", "old")],
-            HitKind::Screen,
+            HitType::Screen,
             vec![p("p", "Home"), p("x", "2")],
             42,
             || 7,
-        )
-        .unwrap();
+        );
         assert_eq!(
-            hit.urls,
+            hit.queries,
             vec![format!(
-                "https://logs.xiti.com/hit.xiti?s=123&idclient=abc&ts=42&vtag={SDK_VERSION}&ptag=linux&x=2&p=Home"
+                "s=123&idclient=abc&ts=42&vtag={SDK_VERSION}&ptag=linux&x=2&p=Home"
             )]
+        );
+        assert_eq!(
+            url(BASE, &hit.queries[0]),
+            format!("{BASE}?{}", hit.queries[0])
         );
     }
 
@@ -282,15 +321,11 @@ mod tests {
 
     #[test]
     fn empty_key_is_rejected() {
-        let err = build(
-            &standard(8000),
-            &[],
-            HitKind::Custom,
-            vec![p("", "v")],
-            1,
-            || 1,
-        );
-        assert!(matches!(err, Err(Error::InvalidParameter { .. })));
+        assert!(matches!(
+            check_key(""),
+            Err(TrackerError::InvalidParameter { .. })
+        ));
+        assert!(check_key("p").is_ok());
     }
 
     #[test]
@@ -298,18 +333,15 @@ mod tests {
         let own: Vec<Param> = (0..40)
             .map(|i| p(&format!("k{i}"), &"v".repeat(40)))
             .collect();
-        let hit = build(&standard(400), &[], HitKind::Custom, own, 5, || 77).unwrap();
-        let n = hit.urls.len();
+        let hit = build(&identity(400), &[], HitType::Custom, own, 5, || 77);
+        let n = hit.queries.len();
         assert!(n > 1);
-        for (i, url) in hit.urls.iter().enumerate() {
-            assert!(url.len() + OFFLINE_ROOM <= 400, "{url}");
-            let prefix = format!(
-                "https://logs.xiti.com/hit.xiti?s=123&idclient=abc&ts=5&mh={}-{n}-77",
-                i + 1
-            );
-            assert!(url.starts_with(&prefix), "{url}");
+        for (i, query) in hit.queries.iter().enumerate() {
+            assert!(url(BASE, query).len() + OFFLINE_ROOM <= 400, "{query}");
+            let prefix = format!("s=123&idclient=abc&ts=5&mh={}-{n}-77", i + 1);
+            assert!(query.starts_with(&prefix), "{query}");
         }
-        let joined = hit.urls.join("&");
+        let joined = hit.queries.join("&");
         for i in 0..40 {
             assert_eq!(joined.matches(&format!("&k{i}=")).count(), 1);
         }
@@ -317,28 +349,79 @@ mod tests {
     }
 
     #[test]
+    fn every_part_repeats_the_hit_id() {
+        let mut id = identity(400);
+        id.hit_id = Some(("hid", "00ff".into()));
+        let own: Vec<Param> = (0..40)
+            .map(|i| p(&format!("k{i}"), &"v".repeat(40)))
+            .collect();
+        let hit = build(&id, &[], HitType::Custom, own, 5, || 77);
+        assert!(hit.queries.len() > 1);
+        for query in &hit.queries {
+            assert!(
+                query.starts_with("s=123&idclient=abc&ts=5&hid=00ff&mh="),
+                "{query}"
+            );
+        }
+    }
+
+    #[test]
     fn parameter_too_long_for_any_part_is_dropped_with_mherr() {
         let own = vec![p("small", "1"), p("huge", &"x".repeat(1000))];
-        let hit = build(&standard(300), &[], HitKind::Custom, own, 5, || 1).unwrap();
-        assert_eq!(hit.urls.len(), 1);
-        assert!(hit.urls[0].ends_with("&small=1&mherr=1"), "{}", hit.urls[0]);
-        assert!(!hit.urls[0].contains("huge"));
+        let hit = build(&identity(300), &[], HitType::Custom, own, 5, || 1);
+        assert_eq!(hit.queries.len(), 1);
+        assert!(
+            hit.queries[0].ends_with("&small=1&mherr=1"),
+            "{}",
+            hit.queries[0]
+        );
+        assert!(!hit.queries[0].contains("huge"));
         assert!(hit.warnings[0].contains("`huge`"));
     }
 
     #[test]
     fn offline_rewrite_places_olt_after_ts_or_mh() {
-        let url = "http://h/x?s=1&idclient=a&ts=5&p=Home";
+        let query = "s=1&idclient=a&ts=5&p=Home";
         assert_eq!(
-            to_offline(url, 1.5),
-            "http://h/x?s=1&idclient=a&ts=5&olt=1.500&p=Home&cn=offline"
+            to_offline(query, 1.5),
+            "s=1&idclient=a&ts=5&olt=1.500&p=Home&cn=offline"
         );
-        let part = "http://h/x?s=1&idclient=a&ts=5&mh=1-2-9&cn=wifi&a=b";
+        let part = "s=1&idclient=a&ts=5&mh=1-2-9&cn=wifi&a=b";
         assert_eq!(
             to_offline(part, 2.0),
-            "http://h/x?s=1&idclient=a&ts=5&mh=1-2-9&olt=2.000&cn=offline&a=b"
+            "s=1&idclient=a&ts=5&mh=1-2-9&olt=2.000&cn=offline&a=b"
         );
         // Storing twice never duplicates either parameter.
-        assert_eq!(to_offline(&to_offline(url, 1.5), 3.0), to_offline(url, 3.0));
+        assert_eq!(
+            to_offline(&to_offline(query, 1.5), 3.0),
+            to_offline(query, 3.0)
+        );
+    }
+
+    #[test]
+    fn cleartext_means_http_off_this_device() {
+        assert!(is_cleartext_remote("http://collector.example/hit"));
+        assert!(is_cleartext_remote("http://10.0.0.2:8080/hit"));
+        assert!(!is_cleartext_remote("http://127.0.0.1:8080/hit"));
+        assert!(!is_cleartext_remote("http://[::1]:8080/hit"));
+        assert!(!is_cleartext_remote("http://localhost/hit"));
+        assert!(!is_cleartext_remote("https://collector.example/hit"));
+    }
+
+    /// Cargo.lock pins `idna_adapter` to its release without Unicode
+    /// tables (137 KB less library): a `cargo update` that undoes the pin
+    /// brings them back, and this fails.
+    #[test]
+    fn the_url_parser_has_no_unicode_host_tables() {
+        assert!(url::Url::parse("https://b\u{fc}cher.example/hit").is_err());
+        assert!(url::Url::parse("https://xn--bcher-kva.example/hit").is_ok());
+    }
+
+    #[test]
+    fn sendable_bases_are_http_urls_with_a_host() {
+        assert!(is_sendable_base("http://127.0.0.1:8/x"));
+        assert!(is_sendable_base(BASE));
+        assert!(!is_sendable_base("https://logs.1.2.3/hit"));
+        assert!(!is_sendable_base("ftp://h/x"));
     }
 }

@@ -1,104 +1,79 @@
 //! The engine: everything HitKit does, with no knowledge of UniFFI.
 //!
-//! [`Engine`] is the handle the FFI layer wraps. Its methods run on the
-//! caller's thread only long enough to validate, build and enqueue; the
-//! tracker's [`worker`] does the rest.
+//! [`Engine`] is the handle the API wraps. Its methods run on the app's
+//! thread only long enough to check their arguments, stamp the time and
+//! hand a command to the tracker's [`worker`], which does the rest.
 
-pub mod codec;
-mod dispatch;
+pub mod config;
 pub mod error;
 pub mod events;
 pub mod hit;
+pub mod inbox;
 pub mod policy;
-pub mod runtime;
-pub mod sender;
-pub mod settings;
+pub mod secret;
 pub mod store;
+pub mod transport;
+pub mod types;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-pub use error::{Error, Result};
-pub use events::{Event, EventSink, Events, Status};
-pub use hit::{HitKind, Param};
-pub use settings::{Settings, StorageMode};
-pub use store::StoredHit;
-pub use worker::Done;
+use config::TrackerConfig;
+use error::{Result, TrackerError};
+use events::{EventSink, Events};
+use inbox::{Command, Completion, DispatchRequest, Inbox};
+use store::{Changes, Claim, Database, HitStore, StoredHit};
+use transport::Transport;
+use types::{DispatchReport, Hit, HitType, OfflineModeKey};
 
-use events::lock;
-use store::{Database, HitStore};
-use worker::{Command, Reply, Worker};
-
-/// Time a pass stopped at its deadline gets to report before the caller
-/// is answered without it.
-const DEADLINE_GRACE: Duration = Duration::from_millis(100);
-const MAX_DEADLINE: Duration = Duration::from_secs(24 * 3600);
-
-/// What a dispatch pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DispatchSummary {
-    /// Hits the collector accepted (and that were deleted).
-    pub sent: u64,
-    /// Hits the collector refused that stay stored for another attempt.
-    pub failed: u64,
-    /// Hits deleted without being sent: attempts used up, or too old.
-    pub dropped: u64,
-    /// Hits still stored when the pass ended.
-    pub remaining: u64,
-}
-
-/// State shared by the caller-facing handle and the worker.
+/// What the app's side and the worker share.
 pub(crate) struct Shared {
     pub events: Events,
     pub network_available: AtomicBool,
-    /// A fire-and-forget dispatch is queued and not yet started.
-    pub dispatch_queued: AtomicBool,
-}
-
-/// What the caller's side needs to build hits in call order.
-struct Front {
-    settings: Settings,
-    /// `settings.base_url()`, kept so each hit need not build it again.
-    base_url: String,
-    persistent: Vec<Param>,
-    visitor_uuid: String,
-    last_created_ms: u64,
+    /// False once the worker has stopped for good (repeated panics).
+    pub worker_alive: AtomicBool,
 }
 
 pub struct Engine {
-    front: Mutex<Front>,
-    store: Arc<HitStore>,
+    inbox: Arc<Inbox>,
     shared: Arc<Shared>,
+    /// The configuration as the app set it, in the order it set it: checked
+    /// here, then handed to the worker.
+    config: Mutex<TrackerConfig>,
+    store: Arc<HitStore>,
+    database: Arc<Database>,
     /// This tracker's ownership of its hit store.
-    _claim: Arc<store::Claim>,
-    /// Dropped last: closing the queue lets the worker finish and close the
-    /// database, which saves counts only once no one else holds the store.
-    commands: mpsc::UnboundedSender<Command>,
+    _claim: Arc<Claim>,
+}
+
+impl Drop for Engine {
+    /// The worker settles what is queued, syncs and stops; nothing waits.
+    fn drop(&mut self) {
+        self.inbox.close();
+    }
 }
 
 impl Engine {
-    /// Opens the store and starts the tracker's worker.
-    pub fn start(settings: Settings) -> Result<Engine> {
-        settings.validate()?;
-        let runtime = runtime::get()?;
-        let (database, mut notices) = Database::open(&settings.database_path)?;
-        let codec = codec::Codec::new(settings.encryption_key.as_deref())?;
-        let (store, more) = database.hit_store_with(&settings.name, codec)?;
-        let claims = store.claim(&settings.name, store::CLOSE_WAIT)?;
-        // Only now that it owns the store (it may have been open already).
-        store.set_codec(codec::Codec::new(settings.encryption_key.as_deref())?);
+    /// Opens the store and starts the tracker's worker. `transport`: the
+    /// host's HTTP stack, or `None` for the built-in one.
+    pub fn start(config: TrackerConfig, transport: Option<Arc<dyn Transport>>) -> Result<Engine> {
+        config.validate()?;
+        let transport = match transport {
+            Some(transport) => transport,
+            None => transport::built_in().map_err(TrackerError::runtime)?,
+        };
+        let (database, mut notices) = Database::open(std::path::Path::new(&config.database_path))?;
+        let (store, more) = database.hit_store(&config.name)?;
         notices.extend(more);
-        let visitor_uuid = database.visitor_uuid()?;
-        let sender = sender::Sender::new().map_err(|reason| Error::Runtime { reason })?;
-
+        let claims = store.claim(&config.name, store::CLOSE_WAIT)?;
         let shared = Arc::new(Shared {
             events: Events::default(),
             network_available: AtomicBool::new(true),
-            dispatch_queued: AtomicBool::new(false),
+            worker_alive: AtomicBool::new(true),
         });
         for notice in notices {
             match notice {
@@ -106,28 +81,26 @@ impl Engine {
                 store::Notice::Error(message) => shared.events.error(message),
             }
         }
-        let (commands, queue) = mpsc::unbounded_channel();
-        let worker = Worker::new(
-            settings.clone(),
-            store.clone(),
-            database.clone(),
-            sender,
-            shared.clone(),
-            claims.worker,
-        );
-        runtime.spawn(worker.run(queue));
-
+        let inbox = Arc::new(Inbox::default());
+        let worker = worker::Worker::new(worker::Parts {
+            config: config.clone(),
+            inbox: inbox.clone(),
+            shared: shared.clone(),
+            database: database.clone(),
+            store: store.clone(),
+            transport,
+            claim: claims.worker,
+        });
+        std::thread::Builder::new()
+            .name("hitkit".into())
+            .spawn(move || worker.run())
+            .map_err(|e| TrackerError::runtime(format!("cannot start HitKit's worker: {e}")))?;
         Ok(Engine {
-            front: Mutex::new(Front {
-                base_url: settings.base_url(),
-                settings,
-                persistent: Vec::new(),
-                visitor_uuid,
-                last_created_ms: 0,
-            }),
-            commands,
-            store,
+            inbox,
             shared,
+            config: Mutex::new(config),
+            store,
+            database,
             _claim: claims.tracker,
         })
     }
@@ -136,48 +109,48 @@ impl Engine {
         self.shared.events.set_sink(sink);
     }
 
-    /// Builds a hit now (its `ts` is the time of this call) and queues it.
-    pub fn track(&self, kind: HitKind, params: Vec<Param>) -> Result<()> {
-        let mut front = lock(&self.front);
-        // Never let a clock step back reorder hits in the store.
-        let created_ms = now_ms().max(front.last_created_ms);
-        front.last_created_ms = created_ms;
-        let settings = &front.settings;
-        let idclient = if settings.identifier == "uuid" {
-            front.visitor_uuid.as_str()
-        } else {
-            settings.identifier.as_str()
-        };
-        let standard = hit::Standard {
-            base_url: &front.base_url,
-            site: &settings.site,
-            idclient,
-            platform: std::env::consts::OS,
-            max_hit_size: settings.max_hit_size as usize,
-        };
-        let built = hit::build(
-            &standard,
-            &front.persistent,
-            kind,
+    fn send(&self, command: Command) -> Result<()> {
+        self.push(command).map_err(|(error, _)| error)
+    }
+
+    /// Queues a command; on failure the command comes back with the error.
+    fn push(&self, command: Command) -> std::result::Result<(), (TrackerError, Command)> {
+        if !self.shared.worker_alive.load(Ordering::SeqCst) {
+            let error = TrackerError::runtime(
+                "HitKit's worker stopped after repeated failures (see errorDidOccur)",
+            );
+            return Err((error, command));
+        }
+        self.inbox
+            .push(command)
+            .map_err(|command| (TrackerError::closed(), command))
+    }
+
+    /// Queues a hit; its `ts` is the time of this call. Nothing waits.
+    pub fn track(&self, hit_type: HitType, params: Vec<hit::Param>) -> Result<()> {
+        for (key, _) in &params {
+            hit::check_key(key)?;
+        }
+        if self.database.meta().opted_out() {
+            return Ok(());
+        }
+        self.send(Command::Track {
+            hit_type,
             params,
-            created_ms,
-            split_id,
-        )?;
-        self.enqueue(Command::Track {
-            hit: built,
-            journal: Vec::new(),
+            stamp_ms: now_ms(),
         })
     }
 
-    /// Applies one `set_config` key; `done` runs once the worker uses it.
-    pub fn set_config(&self, key: &str, value: &str, done: Option<Done>) -> Result<()> {
-        self.reconfigure(|settings| settings.set(key, value), done)
+    /// Applies one `set_config` key; `done` hears `true` once the worker
+    /// uses it, `false` (before the error returns) if it is refused.
+    pub fn set_config(&self, key: &str, value: &str, done: Option<Completion>) -> Result<()> {
+        self.reconfigure(|config| config.set(key, value), done)
     }
 
-    pub fn set_storage_mode(&self, mode: StorageMode, done: Option<Done>) -> Result<()> {
+    pub fn set_offline_mode(&self, mode: OfflineModeKey, done: Option<Completion>) -> Result<()> {
         self.reconfigure(
-            |settings| {
-                settings.storage = mode;
+            |config| {
+                config.storage = Some(mode);
                 Ok(())
             },
             done,
@@ -186,39 +159,61 @@ impl Engine {
 
     fn reconfigure(
         &self,
-        change: impl FnOnce(&mut Settings) -> Result<()>,
-        done: Option<Done>,
+        change: impl FnOnce(&mut TrackerConfig) -> Result<()>,
+        done: Option<Completion>,
     ) -> Result<()> {
-        let mut front = lock(&self.front);
-        if let Err(e) = change(&mut front.settings) {
-            drop(front);
+        let refuse = |done: Option<Completion>, error: TrackerError| {
             if let Some(done) = done {
                 events::call_back(|| done(false));
             }
-            return Err(e);
+            Err(error)
+        };
+        let mut current = lock(&self.config);
+        let mut next = current.clone();
+        if let Err(e) = change(&mut next) {
+            drop(current);
+            return refuse(done, e);
         }
-        front.base_url = front.settings.base_url();
-        let settings = Box::new(front.settings.clone());
-        self.enqueue(Command::Configure { settings, done })
+        let command = Command::Configure {
+            config: Box::new(next.clone()),
+            done,
+        };
+        match self.push(command) {
+            Ok(()) => {
+                *current = next;
+                Ok(())
+            }
+            Err((error, Command::Configure { done, .. })) => {
+                drop(current);
+                refuse(done, error)
+            }
+            Err((error, _)) => Err(error),
+        }
     }
 
-    pub fn settings(&self) -> Settings {
-        lock(&self.front).settings.clone()
+    /// The current configuration; the encryption key is never returned.
+    pub fn config(&self) -> TrackerConfig {
+        lock(&self.config).redacted()
+    }
+
+    pub fn offline_mode(&self) -> OfflineModeKey {
+        lock(&self.config).mode()
     }
 
     /// A parameter added to every later hit (a later key replaces an earlier one).
     pub fn set_param(&self, key: &str, value: &str) -> Result<()> {
         hit::check_key(key)?;
-        let mut front = lock(&self.front);
-        match front.persistent.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value.to_owned(),
-            None => front.persistent.push((key.to_owned(), value.to_owned())),
-        }
-        Ok(())
+        self.send(Command::SetParam {
+            key: key.to_owned(),
+            value: Some(value.to_owned()),
+        })
     }
 
-    pub fn unset_param(&self, key: &str) {
-        lock(&self.front).persistent.retain(|(k, _)| k != key);
+    pub fn unset_param(&self, key: &str) -> Result<()> {
+        self.send(Command::SetParam {
+            key: key.to_owned(),
+            value: None,
+        })
     }
 
     /// The host's word on connectivity. Coming back online starts a pass in
@@ -229,113 +224,154 @@ impl Engine {
             .network_available
             .swap(available, Ordering::SeqCst);
         if was != available {
-            let _ = self.enqueue(Command::NetworkChanged(available));
+            let _ = self.send(Command::NetworkChanged(available));
         }
     }
 
-    /// Resolves once every earlier call is sent, saved or dropped.
-    pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.enqueue(Command::Flush(done)).is_ok() {
-            let _ = wait.await;
-        }
+    /// Resolves once every earlier call's hits are sent, saved (synced to
+    /// disk) or dropped; an error if the sync to disk failed.
+    pub async fn flush(&self) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Flush(reply))?;
+        answer.await.map_err(|_| TrackerError::closed())?
     }
 
-    /// Starts a pass now; a request made while one waits or runs joins it.
-    pub fn dispatch(&self) {
-        if !self.shared.dispatch_queued.swap(true, Ordering::SeqCst) {
-            let _ = self.enqueue(Command::Dispatch);
-        }
+    /// Starts a pass now; a request made while one runs joins it when it
+    /// can. The server's `Retry-After` holds it back unless `ignore_pacing`.
+    pub fn dispatch(&self, ignore_pacing: bool) -> Result<()> {
+        self.send(Command::Dispatch(DispatchRequest {
+            reply: None,
+            deadline: None,
+            ignore_pacing,
+            automatic: false,
+            number: 0,
+        }))
     }
 
-    /// A pass that stops cleanly at `deadline` (counted from this call).
-    /// The answer comes by the deadline even if the worker is still busy
-    /// with earlier work (a live send waiting on a timeout, say): the pass
-    /// then runs later and, its deadline gone, sends nothing.
-    pub async fn dispatch_and_wait(&self, deadline: Option<Duration>) -> DispatchSummary {
-        // A deadline beyond a day is no deadline (and cannot overflow).
+    /// A pass that stops cleanly at `deadline` (counted from this call) and
+    /// reports what it did, once its deletes are on disk.
+    pub async fn dispatch_and_wait(
+        &self,
+        deadline: Option<Duration>,
+        ignore_pacing: bool,
+    ) -> Result<DispatchReport> {
         let deadline = deadline
-            .filter(|d| *d <= MAX_DEADLINE)
+            .filter(|d| *d <= policy::MAX_DEADLINE)
             .map(|d| Instant::now() + d);
-        let nothing_done = || DispatchSummary {
-            remaining: self.store.len(),
-            ..Default::default()
-        };
-        let (reply, wait) = Reply::new();
-        if self
-            .enqueue(Command::DispatchAndWait {
-                deadline,
-                reply: reply.clone(),
-            })
-            .is_err()
-        {
-            return nothing_done();
-        }
-        if let (Some(deadline), Ok(runtime)) = (deadline, runtime::get()) {
-            // Weak: the timer must never keep a closed tracker's store open.
-            let store = Arc::downgrade(&self.store);
-            runtime.spawn(async move {
-                tokio::time::sleep_until((deadline + DEADLINE_GRACE).into()).await;
-                let remaining = store.upgrade().map_or(0, |store| store.len());
-                reply.send(DispatchSummary {
-                    remaining,
-                    ..Default::default()
-                });
-            });
-        }
-        wait.await.unwrap_or_else(|_| nothing_done())
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Dispatch(DispatchRequest {
+            reply: Some(reply),
+            deadline,
+            ignore_pacing,
+            automatic: false,
+            number: 0,
+        }))?;
+        answer.await.map_err(|_| TrackerError::closed())
     }
 
-    /// Stored hits, read straight from the store: these calls never wait for
-    /// a pass in progress.
+    // ---- stored hits, read straight from the store ----
+
     pub fn stored_count(&self) -> u64 {
         self.store.len()
     }
 
-    pub fn stored_hits(&self) -> Result<Vec<StoredHit>> {
-        self.store.all()
+    fn base_url(&self) -> String {
+        lock(&self.config).base_url()
     }
 
-    pub fn oldest(&self) -> Result<Option<StoredHit>> {
-        self.store.oldest()
+    pub fn stored_hits(&self) -> Result<Vec<Hit>> {
+        let base = self.base_url();
+        Ok(self
+            .store
+            .all()?
+            .into_iter()
+            .map(|stored| to_hit(stored, &base))
+            .collect())
     }
 
-    pub fn latest(&self) -> Result<Option<StoredHit>> {
-        self.store.latest()
+    pub fn oldest(&self) -> Result<Option<Hit>> {
+        let base = self.base_url();
+        Ok(self.store.oldest()?.map(|stored| to_hit(stored, &base)))
     }
 
+    pub fn latest(&self) -> Result<Option<Hit>> {
+        let base = self.base_url();
+        Ok(self.store.latest()?.map(|stored| to_hit(stored, &base)))
+    }
+
+    /// Deletes every stored hit; returns how many.
     pub fn delete_all(&self) -> Result<u64> {
-        let deleted = self.store.delete_all()?;
-        let _ = self.enqueue(Command::Commit);
-        Ok(deleted)
+        self.delete(self.store.keys()?)
     }
 
-    pub fn delete_older_than(&self, days: u32) -> Result<u64> {
+    pub fn delete_older_than(&self, days: i32) -> Result<u64> {
+        if days < 0 {
+            return Err(TrackerError::param("days", format!("{days} is negative")));
+        }
         let cutoff = now_ms().saturating_sub(days as u64 * 86_400_000);
-        let deleted = self.store.delete_created_before(cutoff)?;
-        let _ = self.enqueue(Command::Commit);
-        Ok(deleted)
+        self.delete(self.store.keys_before(cutoff)?)
     }
 
-    fn enqueue(&self, command: Command) -> Result<()> {
-        self.commands.send(command).map_err(|_| Error::Runtime {
-            reason: "the tracker's worker has stopped".into(),
-        })
+    fn delete(&self, keys: Vec<store::Key>) -> Result<u64> {
+        let mut changes = Changes::default();
+        for key in keys {
+            changes.remove(key);
+        }
+        let applied = self.store.apply(changes)?;
+        let _ = self.send(Command::StoreChanged);
+        Ok(applied.removed.len() as u64)
+    }
+
+    // ---- the user's rights ----
+
+    /// Opted out, the tracker builds, stores and sends nothing, and what is
+    /// stored is deleted; it lasts across restarts until opted in again.
+    pub fn set_opted_out(&self, opted_out: bool) -> Result<()> {
+        self.database.meta().note_opted_out(opted_out);
+        self.send(Command::OptOut(opted_out))
+    }
+
+    pub fn is_opted_out(&self) -> bool {
+        self.database.meta().opted_out()
+    }
+
+    /// Forgets the user: every tracker's stored hits and journal in this
+    /// database, the visitor id, and the damaged copies kept aside. The
+    /// next hit gets a new visitor id.
+    pub async fn erase_all(&self) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::EraseAll(reply))?;
+        answer.await.map_err(|_| TrackerError::closed())?
+    }
+
+    /// Makes the worker panic, to test that a panic is contained.
+    pub fn inject_panic(&self) -> Result<()> {
+        self.send(Command::Panic)
     }
 }
 
-pub(crate) fn now_ms() -> u64 {
+fn to_hit(stored: StoredHit, base_url: &str) -> Hit {
+    Hit {
+        id: stored.id() as i64,
+        url: hit::url(base_url, &stored.record.query),
+        creation_date: SystemTime::UNIX_EPOCH + Duration::from_millis(stored.created_ms()),
+        retry_count: stored.record.attempts as i32,
+        is_offline: true,
+        hit_type: stored.record.hit_type,
+    }
+}
+
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
-/// The id shared by the parts of one split hit.
-fn split_id() -> u32 {
-    let mut bytes = [0u8; 4];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => u32::from_le_bytes(bytes),
-        Err(_) => now_ms() as u32,
-    }
+/// Poisoning only means an app callback panicked while the lock was held;
+/// the data behind it is still consistent.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -133,7 +133,7 @@ impl Fixture {
 }
 
 pub fn tracker_with(config: TrackerConfig) -> (Arc<Tracker>, Arc<Recorder>) {
-    let tracker = Tracker::new(config).expect("tracker");
+    let tracker = Tracker::new(config, None).expect("tracker");
     let recorder = Arc::new(Recorder::default());
     tracker.set_delegate(Some(recorder.clone()));
     (tracker, recorder)
@@ -146,11 +146,11 @@ pub fn screen(tracker: &Tracker, name: &str) {
 }
 
 pub fn flush(tracker: &Tracker) {
-    wait(tracker.flush());
+    wait(tracker.flush()).expect("flush");
 }
 
 pub fn dispatch(tracker: &Tracker) -> DispatchReport {
-    wait(tracker.offline().dispatch_and_wait(None))
+    wait(tracker.offline().dispatch_and_wait(None, false)).unwrap()
 }
 
 /// URLs of the stored hits, oldest first.
@@ -192,4 +192,53 @@ pub fn eventually(timeout: Duration, cond: impl Fn() -> bool) -> bool {
 pub fn close(tracker: Arc<Tracker>) {
     flush(&tracker);
     drop(tracker);
+}
+
+/// Writes hits straight into a store, as an earlier process (or an older
+/// version) would have left them: `(created_ms, query)` each, stored or in
+/// the in-flight journal.
+pub fn plant(db_path: &str, name: &str, hits: &[(u64, &str)], journaled: bool) {
+    use hitkit::internal::store::{
+        Database,
+        hits::make_key,
+        record::{Codec, Place, Record},
+    };
+    let path = std::path::Path::new(db_path);
+    released(path);
+    let (db, _) = Database::open(path).expect("open to plant");
+    let (store, _) = db.hit_store(name).expect("store to plant in");
+    for (i, (created_ms, query)) in hits.iter().enumerate() {
+        let key = make_key(*created_ms, 1_000_000 + i as u64);
+        let record = Record {
+            hit_type: HitType::Screen,
+            attempts: 0,
+            query: (*query).to_owned(),
+        };
+        let place = Place { tree: "", key: &[] };
+        let bytes = Codec::plain().encode(&record, &place).expect("encode");
+        if journaled {
+            store.put_raw_journal(&key, &bytes).expect("plant");
+        } else {
+            store.put_raw(&key, &bytes).expect("plant");
+        }
+    }
+    db.sync().expect("sync the planted hits");
+}
+
+/// Waits until no tracker of this process holds the database at `db`
+/// (a closed tracker's worker finishes in the background): its lock file
+/// and sled's own lock are free.
+pub fn released(db: &std::path::Path) {
+    let files = [db.join("hitkit.lock"), db.join("store").join("db")];
+    assert!(
+        eventually(Duration::from_secs(10), || files.iter().all(|f| {
+            !f.exists()
+                || std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(f)
+                    .is_ok_and(|f| f.try_lock().is_ok())
+        })),
+        "{} is still held",
+        db.display()
+    );
 }

@@ -124,11 +124,11 @@ fn main() {
         database_path: args.db.clone(),
         endpoint: Some(args.endpoint.clone()),
         storage: Some(args.storage),
-        request_timeout_ms: args.timeout_ms,
-        dispatch_concurrency: args.concurrency,
+        request_timeout_ms: args.timeout_ms as i64,
+        dispatch_concurrency: args.concurrency as i32,
         ..Default::default()
     };
-    let tracker = match Tracker::new(config) {
+    let tracker = match Tracker::new(config, None) {
         Ok(tracker) => tracker,
         Err(e) => {
             say(Line::OpenError(e.to_string()));
@@ -169,10 +169,13 @@ fn make(tracker: &Tracker, id: u64) -> bool {
 }
 
 fn flush(tracker: &Tracker, runtime: &tokio::runtime::Runtime) {
-    runtime.block_on(tracker.flush());
+    if let Err(e) = runtime.block_on(tracker.flush()) {
+        say(Line::Error(format!("flush failed: {e}")));
+        return;
+    }
     // Nothing else is queued now, so the worker is idle and both must agree.
     let offline = tracker.offline();
-    let count = offline.count();
+    let count = offline.count() as u64;
     let listed = offline
         .get()
         .map(|hits| hits.len() as u64)
@@ -181,14 +184,20 @@ fn flush(tracker: &Tracker, runtime: &tokio::runtime::Runtime) {
 }
 
 fn dispatch(tracker: &Tracker, runtime: &tokio::runtime::Runtime) -> u64 {
-    let report = runtime.block_on(tracker.offline().dispatch_and_wait(None));
+    let report = match runtime.block_on(tracker.offline().dispatch_and_wait(None, false)) {
+        Ok(report) => report,
+        Err(e) => {
+            say(Line::Error(format!("dispatch failed: {e}")));
+            return u64::MAX;
+        }
+    };
     say(Line::Dispatched {
-        sent: report.sent,
-        failed: report.failed,
-        dropped: report.dropped,
-        remaining: report.remaining,
+        sent: report.sent as u64,
+        failed: report.failed as u64,
+        dropped: report.dropped as u64,
+        remaining: report.remaining as u64,
     });
-    report.remaining
+    report.remaining as u64
 }
 
 /// Bursts of hits, flushes and dispatches in random order, until killed.
@@ -221,7 +230,7 @@ fn produce(tracker: &Tracker, runtime: &tokio::runtime::Runtime, args: &Args) {
             }
             _ => {
                 say(Line::Phase("dispatch".into()));
-                tracker.offline().dispatch();
+                tracker.offline().dispatch(false);
             }
         }
     }

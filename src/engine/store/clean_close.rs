@@ -1,16 +1,15 @@
-//! What a clean close leaves beside the database, so the next open can be
-//! fast and can tell damage from a crash.
+//! What a clean close leaves beside the database, so the next open can tell
+//! damage from a crash.
 //!
 //! `hitkit.closed` (JSON) holds each tracker's hit count and the size and
 //! modification time of every file of the sled database, taken after the
-//! last flush. Opening reads it and deletes it at once, so after a crash it
-//! is simply absent and hits are counted again.
+//! last sync. Opening reads it and deletes it at once, so after a crash it
+//! is simply absent (the counts kept in the trees are exact after a crash).
 //!
-//! - Files as they were left: the saved counts are used (no walk of 100,000
-//!   hits on a cold open).
-//! - Files changed since (truncated, overwritten, damaged): the database is
-//!   copied aside before sled's recovery touches it, and counts are checked;
-//!   hits that sled could not recover are reported, and the copy is kept.
+//! Files changed since a clean close (truncated, overwritten, damaged): the
+//! database is copied aside before sled's recovery touches it, and hits are
+//! counted again; a shortfall against these counts is reported and the copy
+//! kept. The record is only ever compared with, never trusted as a count.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,9 +31,14 @@ impl CleanClose {
     /// Reads and removes the record left by the last clean close.
     pub fn take(dir: &Path) -> Option<CleanClose> {
         let path = dir.join(FILE_NAME);
-        let text = std::fs::read(&path).ok()?;
+        let bytes = std::fs::read(&path).ok()?;
         std::fs::remove_file(&path).ok()?;
-        serde_json::from_slice(&text).ok()
+        CleanClose::parse(&bytes)
+    }
+
+    /// The record from its bytes; anything malformed is no record.
+    pub fn parse(bytes: &[u8]) -> Option<CleanClose> {
+        serde_json::from_slice(bytes).ok()
     }
 
     /// Written last, after the final flush; a rename makes it all-or-nothing.

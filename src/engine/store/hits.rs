@@ -1,25 +1,116 @@
-//! One tracker's hits in the database: a `hits/{name}` tree in creation
-//! order, its in-flight journal, and an exact count.
+//! One tracker's hits: the sled tree `hits/{name}`.
+//!
+//! The tree holds three kinds of keys, so that every change to them is one
+//! atomic sled batch:
+//! - `[created_ms BE][id BE]` (16 bytes): a stored hit, in creation order;
+//! - `[0xFF][created_ms BE][id BE]` (17 bytes): a hit in the in-flight
+//!   journal (queued or being sent live in `required` mode);
+//! - `[0x00]`: the tally: how many hits are stored and the newest key ever
+//!   given, rewritten by every batch that changes them, so an open after a
+//!   kill reads them instead of walking the tree (and without iterating
+//!   backwards: sled's reverse iteration links a 1 MiB constant).
 
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::super::codec::{Codec, Record};
-use super::super::error::{Error, Result};
-use super::super::events::lock;
-use super::super::hit::{self, HitKind};
-use super::{Key, StoredHit};
+use super::super::error::{Result, TrackerError};
+use super::super::lock;
+use super::keyring::Keyring;
+use super::record::{Codec, Place, Record, Unreadable};
+
+/// A stored hit's key: creation time, then an id.
+pub type Key = [u8; 16];
+/// A journal entry's key: `0xFF`, then the key the hit will have if stored.
+pub type JournalKey = [u8; 17];
+
+const TALLY_KEY: &[u8] = &[0x00];
+const HITS_START: &[u8] = &[0u8; 16];
+const JOURNAL_START: &[u8] = &[0xFF];
+
+pub fn make_key(created_ms: u64, id: u64) -> Key {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&created_ms.to_be_bytes());
+    key[8..].copy_from_slice(&id.to_be_bytes());
+    key
+}
+
+pub fn key_parts(key: &Key) -> (u64, u64) {
+    let (ms, id) = key.split_at(8);
+    (
+        u64::from_be_bytes(ms.try_into().unwrap_or_default()),
+        u64::from_be_bytes(id.try_into().unwrap_or_default()),
+    )
+}
+
+/// What the tally record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Tally {
+    count: u64,
+    newest: Key,
+}
+
+impl Tally {
+    pub(super) fn count(&self) -> u64 {
+        self.count
+    }
+
+    fn encode(&self) -> [u8; 24] {
+        let mut bytes = [0u8; 24];
+        bytes[..8].copy_from_slice(&self.count.to_be_bytes());
+        bytes[8..].copy_from_slice(&self.newest);
+        bytes
+    }
+
+    /// `None` for anything but the 24 bytes written here (or the 8-byte
+    /// count alone of earlier versions, whose newest key is then unknown).
+    fn decode(bytes: &[u8]) -> Option<(u64, Option<Key>)> {
+        let count = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        match bytes.len() {
+            8 => Some((count, None)),
+            24 => Some((count, Some(bytes[8..].try_into().ok()?))),
+            _ => None,
+        }
+    }
+}
+
+pub fn journal_key(key: &Key) -> JournalKey {
+    let mut journal = [0xFFu8; 17];
+    journal[1..].copy_from_slice(key);
+    journal
+}
+
+/// A stored hit as read back: its key and its record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredHit {
+    pub key: Key,
+    pub record: Record,
+}
+
+impl StoredHit {
+    pub fn created_ms(&self) -> u64 {
+        key_parts(&self.key).0
+    }
+
+    pub fn id(&self) -> u64 {
+        key_parts(&self.key).1
+    }
+}
 
 pub struct HitStore {
-    hits: sled::Tree,
-    journal: sled::Tree,
-    db: sled::Db,
-    codec: RwLock<Arc<Codec>>,
-    /// sled's `len` walks the whole tree; this is kept exact instead by
-    /// counting only inserts that created a key and removes that found one.
+    tree: sled::Tree,
+    tree_name: String,
+    /// The database's encryption state.
+    keyring: Arc<Keyring>,
+    /// Stored hits (journal entries not included), as last written.
     count: AtomicU64,
-    /// Unreadable values met since the worker last asked.
+    /// The newest key ever given in this tree: new keys come after it.
+    newest: Mutex<Key>,
+    /// Held while a batch is checked and applied, so the count written with
+    /// it is exact whoever writes (the worker, or the app deleting).
+    writer: Mutex<()>,
+    /// Unreadable records met by reads since the worker last asked.
     unreadable: AtomicU64,
     /// The one tracker, and its worker, that may change these hits.
     owner: Mutex<Owner>,
@@ -41,39 +132,107 @@ pub struct Claims {
     pub worker: Arc<Claim>,
 }
 
+/// Changes to apply to a store as one atomic batch.
+#[derive(Default)]
+pub struct Changes {
+    /// New hits: their keys are new, so each adds one to the count.
+    inserts: Vec<(Key, Record)>,
+    /// Existing hits rewritten (one more attempt), if they still exist.
+    updates: Vec<(Key, Record)>,
+    removes: Vec<Key>,
+    journal_inserts: Vec<(JournalKey, Record)>,
+    journal_removes: Vec<JournalKey>,
+}
+
+impl Changes {
+    pub fn insert(&mut self, key: Key, record: Record) {
+        self.inserts.push((key, record));
+    }
+
+    pub fn update(&mut self, key: Key, record: Record) {
+        self.updates.push((key, record));
+    }
+
+    pub fn remove(&mut self, key: Key) {
+        self.removes.push(key);
+    }
+
+    pub fn journal(&mut self, key: &Key, record: Record) {
+        self.journal_inserts.push((journal_key(key), record));
+    }
+
+    pub fn unjournal(&mut self, key: &Key) {
+        self.journal_removes.push(journal_key(key));
+    }
+
+    /// Hits this batch adds (before it is applied).
+    pub fn pending_inserts(&self) -> u64 {
+        self.inserts.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inserts.is_empty()
+            && self.updates.is_empty()
+            && self.removes.is_empty()
+            && self.journal_inserts.is_empty()
+            && self.journal_removes.is_empty()
+    }
+}
+
+/// What one applied batch did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Keys of `Changes::remove` that were there (others were deleted by
+    /// the app meanwhile).
+    pub removed: Vec<Key>,
+}
+
 impl HitStore {
-    /// `count`: the count saved at the last clean close, if it can be
-    /// trusted; otherwise the hits are counted (a walk of the whole tree).
-    /// Hits left in the journal by an earlier process become stored hits;
-    /// returns how many.
+    /// `max_plausible`: no more hits than this can fit in the files; a
+    /// saved count above it is not trusted (a tampered or damaged file).
     pub(super) fn open(
         db: &sled::Db,
         name: &str,
-        codec: Codec,
-        count: Option<u64>,
-    ) -> Result<(Arc<HitStore>, u64)> {
-        let tree = |prefix: &str| {
-            db.open_tree(format!("{prefix}/{name}"))
-                .map_err(Error::storage)
+        keyring: Arc<Keyring>,
+        max_plausible: u64,
+    ) -> Result<(Arc<HitStore>, Option<String>)> {
+        let tree_name = format!("hits/{name}");
+        let tree = db.open_tree(&tree_name).map_err(TrackerError::storage)?;
+        let saved = tree
+            .get(TALLY_KEY)
+            .map_err(TrackerError::storage)?
+            .and_then(|v| Tally::decode(&v));
+        let mut notice = None;
+        let tally = match saved {
+            Some((count, Some(newest))) if count <= max_plausible => Tally { count, newest },
+            other => {
+                let walked = recount(&tree)?;
+                if let Some((bad, _)) = other.filter(|(count, _)| *count > max_plausible) {
+                    notice = Some(format!(
+                        "the saved hit count of tracker `{name}` ({bad}) cannot be right for \
+                         files of this size; {} hit(s) counted instead",
+                        walked.count
+                    ));
+                }
+                walked
+            }
         };
-        let hits = tree("hits")?;
-        let count = count.unwrap_or_else(|| hits.len() as u64);
         let store = HitStore {
-            hits,
-            journal: tree("journal")?,
-            db: db.clone(),
-            codec: RwLock::new(Arc::new(codec)),
-            count: AtomicU64::new(count),
+            tree,
+            tree_name,
+            keyring,
+            count: AtomicU64::new(tally.count),
+            newest: Mutex::new(tally.newest),
+            writer: Mutex::new(()),
             unreadable: AtomicU64::new(0),
             owner: Mutex::new(Owner::default()),
         };
-        let recovered = store.recover_journal()?;
-        Ok((Arc::new(store), recovered))
+        Ok((Arc::new(store), notice))
     }
 
     /// Makes the caller the only tracker of these hits. A tracker still
-    /// open is an error; one just closed whose worker is finishing its last
-    /// batch is waited for, up to `patience`.
+    /// open is an error; one just closed whose worker is finishing is
+    /// waited for, up to `patience`.
     pub fn claim(&self, name: &str, patience: Duration) -> Result<Claims> {
         let give_up = Instant::now() + patience;
         loop {
@@ -95,23 +254,15 @@ impl HitStore {
             if Instant::now() >= give_up {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(2));
         }
-        Err(Error::config(
+        Err(TrackerError::config(
             "name",
             format!(
                 "a tracker named `{name}` is already open on this database in this process: \
                  close it first, or give this one another name"
             ),
         ))
-    }
-
-    /// Counts the hits by walking the tree.
-    pub(super) fn count_hits(db: &sled::Db, name: &str) -> Result<u64> {
-        let hits = db
-            .open_tree(format!("hits/{name}"))
-            .map_err(Error::storage)?;
-        Ok(hits.len() as u64)
     }
 
     pub fn len(&self) -> u64 {
@@ -122,247 +273,293 @@ impl HitStore {
         self.len() == 0
     }
 
-    /// Hits stored from now on are sealed with this codec's key, if any.
-    pub fn set_codec(&self, codec: Codec) {
-        *self.codec.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(codec);
+    pub fn codec(&self) -> Arc<Codec> {
+        self.keyring.codec()
     }
 
-    fn codec(&self) -> Arc<Codec> {
-        self.codec.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn insert(&self, created_ms: u64, kind: HitKind, url: String) -> Result<StoredHit> {
-        let id = self.db.generate_id().map_err(Error::storage)?;
-        let key = make_key(created_ms, id);
-        let record = Record {
-            url,
-            created_ms,
-            retry_count: 0,
-            kind,
-        };
-        let value = self.codec().encode(&record)?;
-        if self
-            .hits
-            .insert(key, value)
-            .map_err(Error::storage)?
-            .is_none()
-        {
-            self.count.fetch_add(1, Ordering::SeqCst);
+    fn place<'a>(&'a self, key: &'a [u8]) -> Place<'a> {
+        Place {
+            tree: &self.tree_name,
+            key,
         }
-        Ok(stored_hit(key, record))
+    }
+
+    /// Applies `changes` as one atomic batch, with the new count.
+    pub fn apply(&self, changes: Changes) -> Result<Applied> {
+        if changes.is_empty() {
+            return Ok(Applied::default());
+        }
+        let codec = self.codec();
+        let mut batch = sled::Batch::default();
+        for (key, record) in &changes.journal_inserts {
+            batch.insert(&key[..], codec.encode(record, &self.place(key))?);
+        }
+        for (key, record) in &changes.inserts {
+            batch.insert(&key[..], codec.encode(record, &self.place(key))?);
+        }
+        let _writer = lock(&self.writer);
+        let mut applied = Applied::default();
+        for (key, record) in &changes.updates {
+            if self.tree.contains_key(key).map_err(TrackerError::storage)? {
+                batch.insert(&key[..], codec.encode(record, &self.place(key))?);
+            }
+        }
+        for key in changes.removes {
+            // A hit inserted by this same batch counts as there.
+            let there = changes.inserts.iter().any(|(k, _)| *k == key)
+                || self.tree.contains_key(key).map_err(TrackerError::storage)?;
+            if there && !applied.removed.contains(&key) {
+                batch.remove(&key[..]);
+                applied.removed.push(key);
+            }
+        }
+        for key in &changes.journal_removes {
+            batch.remove(&key[..]);
+        }
+        let before = self.len();
+        let count =
+            (before + changes.inserts.len() as u64).saturating_sub(applied.removed.len() as u64);
+        let mut newest = lock(&self.newest);
+        let added = changes.inserts.iter().map(|(key, _)| *key);
+        let journaled = changes
+            .journal_inserts
+            .iter()
+            .map(|(key, _)| key[1..].try_into().unwrap_or_default());
+        let newest_now = added.chain(journaled).fold(*newest, Key::max);
+        if count != before || newest_now != *newest {
+            let tally = Tally {
+                count,
+                newest: newest_now,
+            };
+            batch.insert(TALLY_KEY, &tally.encode());
+        }
+        self.tree
+            .apply_batch(batch)
+            .map_err(TrackerError::storage)?;
+        self.count.store(count, Ordering::SeqCst);
+        *newest = newest_now;
+        Ok(applied)
     }
 
     /// The first readable hit after `after` (or the oldest), in creation
-    /// order. Unreadable values met on the way are skipped and counted, not
-    /// deleted: a key that is missing now (an iOS Keychain item before the
-    /// first unlock) may be back later. The age limit removes them in time.
+    /// order, for a pass. Unreadable records are skipped and counted (for
+    /// the worker to report), never deleted: a key missing now (a Keychain
+    /// before the first unlock) may be back.
     pub fn next_after(&self, after: Option<&Key>) -> Result<Option<StoredHit>> {
+        let start = match after {
+            Some(key) => Bound::Excluded(&key[..]),
+            None => Bound::Included(HITS_START),
+        };
         let codec = self.codec();
-        let mut cursor = after.copied();
-        loop {
-            let entry = match &cursor {
-                Some(key) => self.hits.get_gt(key),
-                None => self.hits.first(),
-            };
-            let Some((key, value)) = entry.map_err(Error::storage)? else {
-                return Ok(None);
-            };
-            let Ok(key) = Key::try_from(key.as_ref()) else {
-                // Not a key HitKit writes: never readable, so not kept.
-                if self.hits.remove(&key).map_err(Error::storage)?.is_some() {
-                    self.count.fetch_sub(1, Ordering::SeqCst);
-                }
-                continue;
-            };
-            match codec.decode(&value) {
-                Some(record) => return Ok(Some(stored_hit(key, record))),
+        for entry in self
+            .tree
+            .range::<&[u8], _>((start, Bound::Excluded(JOURNAL_START)))
+        {
+            let (key, value) = entry.map_err(TrackerError::storage)?;
+            match self.readable(&codec, &key, &value) {
+                Some(hit) => return Ok(Some(hit)),
                 None => {
                     self.unreadable.fetch_add(1, Ordering::SeqCst);
-                    cursor = Some(key);
                 }
             }
         }
+        Ok(None)
     }
 
-    /// How many unreadable hits passes met since the last call.
+    fn readable(&self, codec: &Codec, key: &[u8], value: &[u8]) -> Option<StoredHit> {
+        let key = Key::try_from(key).ok()?;
+        let record = codec.decode(value, &self.place(&key)).ok()?;
+        Some(StoredHit { key, record })
+    }
+
+    /// Unreadable records passes met since the last call.
     pub fn take_unreadable(&self) -> u64 {
         self.unreadable.swap(0, Ordering::SeqCst)
     }
 
+    fn hits(&self) -> sled::Iter {
+        self.tree.range::<&[u8], _>(HITS_START..JOURNAL_START)
+    }
+
     pub fn oldest(&self) -> Result<Option<StoredHit>> {
-        self.readable(self.hits.iter()).next().transpose()
+        let codec = self.codec();
+        for entry in self.hits() {
+            let (key, value) = entry.map_err(TrackerError::storage)?;
+            if let Some(hit) = self.readable(&codec, &key, &value) {
+                return Ok(Some(hit));
+            }
+        }
+        Ok(None)
     }
 
+    /// The newest readable hit: the newest key if it is still there and
+    /// readable, else the last one met walking forward.
     pub fn latest(&self) -> Result<Option<StoredHit>> {
-        self.readable(self.hits.iter().rev()).next().transpose()
+        let codec = self.codec();
+        let newest = *lock(&self.newest);
+        if let Some(value) = self.tree.get(newest).map_err(TrackerError::storage)?
+            && let Some(hit) = self.readable(&codec, &newest, &value)
+        {
+            return Ok(Some(hit));
+        }
+        let mut latest = None;
+        for entry in self.hits() {
+            let (key, value) = entry.map_err(TrackerError::storage)?;
+            latest = self.readable(&codec, &key, &value).or(latest);
+        }
+        Ok(latest)
     }
 
-    /// Every readable hit, oldest first (unreadable ones are left for the
-    /// next pass to delete and report).
+    /// Every readable hit, oldest first.
     pub fn all(&self) -> Result<Vec<StoredHit>> {
-        self.readable(self.hits.iter()).collect()
-    }
-
-    fn readable<'a>(
-        &self,
-        entries: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a,
-    ) -> impl Iterator<Item = Result<StoredHit>> + 'a {
         let codec = self.codec();
-        entries.filter_map(move |entry| match entry {
-            Err(e) => Some(Err(Error::storage(e))),
-            Ok((key, value)) => {
-                let key = Key::try_from(key.as_ref()).ok()?;
-                codec
-                    .decode(&value)
-                    .map(|record| Ok(stored_hit(key, record)))
-            }
-        })
-    }
-
-    /// Returns whether the hit was still there.
-    pub fn remove(&self, key: &Key) -> Result<bool> {
-        let removed = self.hits.remove(key).map_err(Error::storage)?.is_some();
-        if removed {
-            self.count.fetch_sub(1, Ordering::SeqCst);
+        let mut hits = Vec::new();
+        for entry in self.hits() {
+            let (key, value) = entry.map_err(TrackerError::storage)?;
+            hits.extend(self.readable(&codec, &key, &value));
         }
-        Ok(removed)
+        Ok(hits)
     }
 
-    /// Counts one attempt. Returns the new count, or `None` if the hit was
-    /// deleted meanwhile (it is not brought back).
-    pub fn record_attempt(&self, key: &Key) -> Result<Option<u32>> {
-        let codec = self.codec();
-        let mut attempts = None;
-        self.hits
-            .fetch_and_update(key, |old| {
-                let old = old?;
-                let Some(mut record) = codec.decode(old) else {
-                    return Some(old.to_vec());
-                };
-                record.retry_count = record.retry_count.saturating_add(1);
-                // Returning `None` would delete the hit: keep it as it was.
-                let Ok(new) = codec.encode(&record) else {
-                    return Some(old.to_vec());
-                };
-                attempts = Some(record.retry_count);
-                Some(new)
-            })
-            .map_err(Error::storage)?;
-        Ok(attempts)
-    }
-
-    /// Deletes the oldest hit (to make room under a count limit).
-    /// Returns the deleted hit's URL, or a word for one that cannot be read.
-    pub fn pop_oldest(&self) -> Result<Option<String>> {
-        let Some((_, value)) = self.hits.pop_min().map_err(Error::storage)? else {
-            return Ok(None);
-        };
-        self.count.fetch_sub(1, Ordering::SeqCst);
-        Ok(Some(
-            self.codec()
-                .decode(&value)
-                .map_or_else(|| "(unreadable)".to_owned(), |r| r.url),
-        ))
-    }
-
-    /// Deletes every hit created before `cutoff_ms`; returns how many.
-    pub fn delete_created_before(&self, cutoff_ms: u64) -> Result<u64> {
+    /// Keys of the stored hits created before `cutoff_ms`.
+    pub fn keys_before(&self, cutoff_ms: u64) -> Result<Vec<Key>> {
         let end = make_key(cutoff_ms, 0);
-        let keys: Vec<_> = self
-            .hits
-            .range(..end)
+        self.tree
+            .range::<&[u8], _>(HITS_START..&end[..])
             .keys()
-            .collect::<std::result::Result<_, _>>()
-            .map_err(Error::storage)?;
-        self.remove_keys(keys)
+            .filter_map(|key| match key {
+                Ok(key) => Key::try_from(key.as_ref()).ok().map(Ok),
+                Err(e) => Some(Err(TrackerError::storage(e))),
+            })
+            .collect()
     }
 
-    pub fn delete_all(&self) -> Result<u64> {
-        let keys: Vec<_> = self
-            .hits
-            .iter()
-            .keys()
-            .collect::<std::result::Result<_, _>>()
-            .map_err(Error::storage)?;
-        self.remove_keys(keys)
+    /// Keys of every stored hit.
+    pub fn keys(&self) -> Result<Vec<Key>> {
+        self.keys_before(u64::MAX)
     }
 
-    fn remove_keys(&self, keys: Vec<sled::IVec>) -> Result<u64> {
-        let mut removed = 0;
-        for key in keys {
-            if self.hits.remove(&key).map_err(Error::storage)?.is_some() {
-                self.count.fetch_sub(1, Ordering::SeqCst);
-                removed += 1;
+    /// The oldest key (to make room under a count limit).
+    pub fn oldest_key(&self) -> Result<Option<Key>> {
+        for key in self.hits().keys() {
+            if let Ok(key) = Key::try_from(key.map_err(TrackerError::storage)?.as_ref()) {
+                return Ok(Some(key));
             }
         }
-        Ok(removed)
+        Ok(None)
     }
 
-    /// Notes a hit about to be sent live, so a crash mid-send keeps it.
-    pub fn journal_add(&self, created_ms: u64, kind: HitKind, url: &str) -> Result<u64> {
-        let id = self.db.generate_id().map_err(Error::storage)?;
-        let record = Record {
-            url: url.to_owned(),
-            created_ms,
-            retry_count: 0,
-            kind,
-        };
-        let value = self.codec().encode(&record)?;
-        self.journal
-            .insert(id.to_be_bytes(), value)
-            .map_err(Error::storage)?;
-        Ok(id)
+    /// The newest key ever given, stored or journaled: new hits are keyed
+    /// after it.
+    pub fn newest_key(&self) -> Key {
+        *lock(&self.newest)
     }
 
-    pub fn journal_remove(&self, id: u64) -> Result<()> {
-        self.journal
-            .remove(id.to_be_bytes())
-            .map(drop)
-            .map_err(Error::storage)
-    }
-
-    /// Turns journaled hits of an earlier process into stored hits.
-    fn recover_journal(&self) -> Result<u64> {
+    /// The journal: `(key the hit would be stored under, record or why not)`.
+    pub fn journal(&self) -> Result<Vec<(Key, Result<Record, Unreadable>)>> {
         let codec = self.codec();
-        let olt = crate::engine::now_ms() as f64 / 1000.0;
-        let mut recovered = 0;
-        for entry in self.journal.iter() {
-            let (key, value) = entry.map_err(Error::storage)?;
-            match codec.decode(&value) {
-                Some(record) => {
-                    self.insert(
-                        record.created_ms,
-                        record.kind,
-                        hit::to_offline(&record.url, olt),
-                    )?;
-                    recovered += 1;
-                }
-                None => {
-                    self.unreadable.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-            self.journal.remove(key).map_err(Error::storage)?;
+        let mut entries = Vec::new();
+        for entry in self.tree.range::<&[u8], _>(JOURNAL_START..) {
+            let (jkey, value) = entry.map_err(TrackerError::storage)?;
+            let Ok(jkey) = JournalKey::try_from(jkey.as_ref()) else {
+                continue;
+            };
+            let mut key = [0u8; 16];
+            key.copy_from_slice(&jkey[1..]);
+            entries.push((key, codec.decode(&value, &self.place(&jkey))));
         }
-        Ok(recovered)
+        Ok(entries)
+    }
+
+    /// Whether a hit of this key is stored.
+    pub fn contains(&self, key: &Key) -> Result<bool> {
+        self.tree.contains_key(key).map_err(TrackerError::storage)
+    }
+
+    /// Counts the hits again by walking them (after a panic, say), and
+    /// keeps that count.
+    pub fn recount(&self) -> Result<u64> {
+        let _writer = lock(&self.writer);
+        let tally = recount(&self.tree)?;
+        self.count.store(tally.count, Ordering::SeqCst);
+        let mut newest = lock(&self.newest);
+        *newest = tally.newest.max(*newest);
+        Ok(tally.count)
+    }
+
+    /// A stored record's bytes as they are (for tools that inspect or
+    /// tamper with stores in tests).
+    pub fn raw(&self, key: &Key) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .tree
+            .get(key)
+            .map_err(TrackerError::storage)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Writes bytes under a hit's key as they are (tests of damage).
+    pub fn put_raw(&self, key: &Key, bytes: &[u8]) -> Result<()> {
+        let _writer = lock(&self.writer);
+        let mut newest = lock(&self.newest);
+        let tally = Tally {
+            count: self.len() + !self.contains(key)? as u64,
+            newest: (*key).max(*newest),
+        };
+        let mut batch = sled::Batch::default();
+        batch.insert(&key[..], bytes);
+        batch.insert(TALLY_KEY, &tally.encode());
+        self.tree
+            .apply_batch(batch)
+            .map_err(TrackerError::storage)?;
+        self.count.store(tally.count, Ordering::SeqCst);
+        *newest = tally.newest;
+        Ok(())
+    }
+
+    /// Writes bytes under a journal key as they are (tests of recovery).
+    pub fn put_raw_journal(&self, key: &Key, bytes: &[u8]) -> Result<()> {
+        self.tree
+            .insert(&journal_key(key)[..], bytes)
+            .map_err(TrackerError::storage)?;
+        Ok(())
+    }
+
+    /// Deletes every hit and journal entry (forget the user).
+    pub fn erase(&self) -> Result<u64> {
+        let _writer = lock(&self.writer);
+        let mut batch = sled::Batch::default();
+        for key in self.tree.iter().keys() {
+            batch.remove(key.map_err(TrackerError::storage)?);
+        }
+        let tally = Tally {
+            count: 0,
+            newest: *lock(&self.newest),
+        };
+        batch.insert(TALLY_KEY, &tally.encode());
+        self.tree
+            .apply_batch(batch)
+            .map_err(TrackerError::storage)?;
+        Ok(self.count.swap(0, Ordering::SeqCst))
     }
 }
 
-fn make_key(created_ms: u64, id: u64) -> Key {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&created_ms.to_be_bytes());
-    key[8..].copy_from_slice(&id.to_be_bytes());
-    key
-}
-
-fn stored_hit(key: Key, record: Record) -> StoredHit {
-    let mut id = [0u8; 8];
-    id.copy_from_slice(&key[8..]);
-    StoredHit {
-        key,
-        id: u64::from_be_bytes(id),
-        url: record.url,
-        created_ms: record.created_ms,
-        retry_count: record.retry_count,
-        kind: record.kind,
+/// Counts the hits and finds the newest key by walking the tree, and keeps
+/// that tally.
+pub(super) fn recount(tree: &sled::Tree) -> Result<Tally> {
+    let mut tally = Tally::default();
+    for key in tree.range::<&[u8], _>(HITS_START..).keys() {
+        let key = key.map_err(TrackerError::storage)?;
+        let hit_key = match key.len() {
+            16 => {
+                tally.count += 1;
+                Key::try_from(key.as_ref()).ok()
+            }
+            17 => key[1..].try_into().ok(),
+            _ => None,
+        };
+        tally.newest = hit_key.map_or(tally.newest, |k| k.max(tally.newest));
     }
+    tree.insert(TALLY_KEY, &tally.encode())
+        .map_err(TrackerError::storage)?;
+    Ok(tally)
 }

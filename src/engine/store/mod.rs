@@ -1,50 +1,50 @@
 //! The on-device store: one sled database per path per process, one tree of
-//! hits (and one in-flight journal) per tracker name.
+//! hits per tracker name (docs/adr/0004-store.md says why it is built so).
 //!
 //! Layout under `databasePath`:
 //! - `hitkit.lock`: held for the process's life; a second process gets `StorageLocked`.
-//! - `store/`: the sled database. Trees: `hits/{name}`, `journal/{name}`, `meta`.
+//! - `store/`: the sled database. Trees: `hits/{name}` ([`hits`]) and `meta`
+//!   ([`meta`]: visitor id, key marker, opt-out).
+//! - `hitkit.closed`: left by a clean close ([`clean_close`]).
+//! - `store.corrupt-{ms}`: a damaged database, kept aside for inspection.
+//! - `store.rebuild`, `store.old`: only while [`rebuild`] compacts the files.
 //!
-//! Hits are keyed `[created_ms: u64 BE][id: u64 BE]`, so iteration order is
-//! creation order, and valued as JSON. Nothing here flushes by itself: the
-//! worker group-commits with [`Database::flush`].
+//! Nothing here flushes by itself: the worker group-commits with
+//! [`Database::sync`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 mod clean_close;
-mod hits;
+pub mod hits;
+pub mod keyring;
+pub mod meta;
+mod opening;
+pub mod rebuild;
+pub mod record;
 
-pub use hits::{Claim, Claims, HitStore};
+pub use hits::{Applied, Changes, Claim, Claims, HitStore, Key, StoredHit};
+pub use opening::Notice;
 
-use clean_close::{CleanClose, copy_dir, fingerprint};
+use clean_close::{CleanClose, fingerprint};
 
-use super::codec::Codec;
-use super::error::{Error, Result};
-use super::events::lock;
-use super::hit::HitKind;
+use super::error::{Result, TrackerError};
+use super::lock;
+use super::secret::EncryptionKey;
+use keyring::{KeyState, Keyring};
 
 /// sled's page cache; its memory use runs well above this, so keep it small.
-const CACHE_BYTES: u64 = 4 * 1024 * 1024;
+const CACHE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// How long opening waits for a tracker of this process that is closing.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-pub type Key = [u8; 16];
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredHit {
-    pub key: Key,
-    pub id: u64,
-    pub url: String,
-    pub created_ms: u64,
-    pub retry_count: u32,
-    pub kind: HitKind,
-}
+/// The least a stored hit takes in sled's files: its 16-byte key and a
+/// 3-byte record. A saved count above `file bytes / this` cannot be right.
+const MIN_HIT_BYTES: u64 = 19;
 
 static OPEN_DATABASES: LazyLock<Mutex<HashMap<PathBuf, Weak<Database>>>> =
     LazyLock::new(Default::default);
@@ -53,8 +53,8 @@ pub struct Database {
     db: sled::Db,
     path: PathBuf,
     stores: Mutex<HashMap<String, Arc<HitStore>>>,
-    /// Hit counts saved by the last clean close, used once per tracker name.
-    saved_counts: Mutex<BTreeMap<String, u64>>,
+    meta: meta::Meta,
+    keyring: Arc<Keyring>,
     /// sled's log file. On Linux sled makes its writes stable with
     /// `sync_file_range`, which neither flushes the drive's cache nor the
     /// file's metadata; an fsync of our own makes "saved" mean saved.
@@ -65,11 +65,11 @@ pub struct Database {
 }
 
 impl Drop for Database {
-    /// A clean close: flush, then save the counts and the files' fingerprint.
+    /// A clean close: sync, then save the counts and the files' fingerprint.
     /// Skipped if a hit store is still used elsewhere (its count could move).
     fn drop(&mut self) {
         let stores = lock(&self.stores);
-        if stores.values().any(|store| Arc::strong_count(store) > 1) || self.flush().is_err() {
+        if stores.values().any(|store| Arc::strong_count(store) > 1) || self.sync().is_err() {
             return;
         }
         let closed = CleanClose {
@@ -83,74 +83,29 @@ impl Drop for Database {
     }
 }
 
-/// After damage, trust nothing saved: count every tracker's hits and report
-/// any shortfall. The copy of the damaged files is kept only then.
-fn check_counts(
-    db: &sled::Db,
-    saved: &mut BTreeMap<String, u64>,
-    copy: Option<&Path>,
-) -> Vec<Notice> {
-    let mut notices = Vec::new();
-    for (name, before) in std::mem::take(saved) {
-        let now = HitStore::count_hits(db, &name).unwrap_or(0);
-        if now < before {
-            notices.push(Notice::Error(format!(
-                "the database was damaged since it was last closed: {} of {before} stored hit(s) \
-                 of tracker `{name}` could not be recovered (damaged files kept in {})",
-                before - now,
-                copy.map_or("no copy: copying failed".into(), |p| p
-                    .display()
-                    .to_string())
-            )));
-        }
-    }
-    if notices.is_empty()
-        && let Some(copy) = copy
-    {
-        let _ = std::fs::remove_dir_all(copy);
-    }
-    notices
-}
-
-/// Something worth telling the app about that did not stop the open.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    Warning(String),
-    Error(String),
-}
-
-impl std::fmt::Display for Notice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Notice::Warning(message) => write!(f, "warning: {message}"),
-            Notice::Error(message) => write!(f, "error: {message}"),
-        }
-    }
-}
-
 impl Database {
     /// Opens (or joins, within this process) the database under `path`.
     pub fn open(path: &Path) -> Result<(Arc<Database>, Vec<Notice>)> {
         if path.exists() && !path.is_dir() {
-            return Err(Error::storage(format!(
+            return Err(TrackerError::storage(format!(
                 "database path {} is a file, not a directory",
                 path.display()
             )));
         }
         create_private_dir(path).map_err(|e| {
-            Error::storage(format!(
+            TrackerError::storage(format!(
                 "cannot create database directory {}: {e}",
                 path.display()
             ))
         })?;
         let path = path.canonicalize().map_err(|e| {
-            Error::storage(format!(
+            TrackerError::storage(format!(
                 "cannot resolve database path {}: {e}",
                 path.display()
             ))
         })?;
 
-        let mut open = lock(&OPEN_DATABASES);
+        let open = lock(&OPEN_DATABASES);
         if let Some(db) = open.get(&path).and_then(Weak::upgrade) {
             return Ok((db, Vec::new()));
         }
@@ -158,42 +113,34 @@ impl Database {
         // for a moment: wait for it rather than report another process.
         let closing = open.contains_key(&path);
         let lock_file = take_lock(&path, if closing { CLOSE_WAIT } else { Duration::ZERO })?;
+        rebuild::finish_interrupted(&path)?;
+        let opened = opening::open_checked(&path, CACHE_BYTES)?;
         let sled_dir = path.join("store");
-        let closed = CleanClose::take(&path);
-        // Files changed since the last clean close: keep a copy before
-        // sled's recovery rewrites them, until the counts say all is well.
-        let suspect = closed
-            .as_ref()
-            .is_some_and(|c| fingerprint(&sled_dir) != c.files);
-        let copy = match suspect {
-            true => {
-                let copy = corrupt_path(&sled_dir);
-                match copy_dir(&sled_dir, &copy) {
-                    Ok(()) => Some(copy),
-                    Err(_) => {
-                        let _ = std::fs::remove_dir_all(&copy);
-                        None
-                    }
-                }
-            }
-            false => None,
-        };
-        let (db, mut notices) = open_sled(&sled_dir, copy.as_deref())?;
-        let unreadable = !notices.is_empty();
-        let mut saved_counts = closed.map(|c| c.counts).unwrap_or_default();
-        if suspect && !unreadable {
-            notices.extend(check_counts(&db, &mut saved_counts, copy.as_deref()));
+        if rebuild::pays(&opened.db, &sled_dir) {
+            let mut notices = opened.notices;
+            rebuild::run(&path, opened.db)?;
+            let again = opening::open_checked(&path, CACHE_BYTES)?;
+            notices.extend(again.notices);
+            return Self::finish_open(open, path, again.db, notices, lock_file);
         }
-        if unreadable {
-            saved_counts.clear();
-        }
+        Self::finish_open(open, path, opened.db, opened.notices, lock_file)
+    }
+
+    fn finish_open(
+        mut open: std::sync::MutexGuard<'_, HashMap<PathBuf, Weak<Database>>>,
+        path: PathBuf,
+        db: sled::Db,
+        notices: Vec<Notice>,
+        lock_file: File,
+    ) -> Result<(Arc<Database>, Vec<Notice>)> {
         let database = Arc::new(Database {
+            meta: meta::Meta::open(&db)?,
+            keyring: Arc::default(),
+            #[cfg(target_os = "linux")]
+            log: File::open(path.join("store").join("db")).ok(),
             db,
             path: path.clone(),
             stores: Mutex::new(HashMap::new()),
-            saved_counts: Mutex::new(saved_counts),
-            #[cfg(target_os = "linux")]
-            log: File::open(sled_dir.join("db")).ok(),
             _lock: lock_file,
         });
         // Dead entries stay (a path each): one whose database is still in its
@@ -202,66 +149,102 @@ impl Database {
         Ok((database, notices))
     }
 
-    /// The hit store of tracker `name`, shared by every tracker of that name.
-    /// On its first open in this process, hits left in the in-flight journal
-    /// by an earlier process become stored hits.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn meta(&self) -> &meta::Meta {
+        &self.meta
+    }
+
+    /// The hit store of tracker `name`, shared by every tracker of that
+    /// name in this process.
     pub fn hit_store(&self, name: &str) -> Result<(Arc<HitStore>, Vec<Notice>)> {
-        self.open_hit_store(name, None)
-    }
-
-    /// Like [`Database::hit_store`], opening with `codec`'s key (journaled
-    /// hits sealed with it are recovered with it). A store already open keeps
-    /// its codec: only its owner may change it ([`HitStore::set_codec`]).
-    pub fn hit_store_with(&self, name: &str, codec: Codec) -> Result<(Arc<HitStore>, Vec<Notice>)> {
-        self.open_hit_store(name, Some(codec))
-    }
-
-    fn open_hit_store(
-        &self,
-        name: &str,
-        codec: Option<Codec>,
-    ) -> Result<(Arc<HitStore>, Vec<Notice>)> {
         let mut stores = lock(&self.stores);
         if let Some(store) = stores.get(name) {
             return Ok((store.clone(), Vec::new()));
         }
-        let saved_count = lock(&self.saved_counts).remove(name);
-        let (store, recovered) =
-            HitStore::open(&self.db, name, codec.unwrap_or_default(), saved_count)?;
-        let mut notices = Vec::new();
-        if recovered > 0 {
-            notices.push(Notice::Warning(format!(
-                "{recovered} hit(s) in flight when the app last stopped were stored"
-            )));
-        }
+        let max_plausible = dir_bytes(&self.path.join("store")) / MIN_HIT_BYTES + 1;
+        let (store, notice) = HitStore::open(&self.db, name, self.keyring.clone(), max_plausible)?;
         stores.insert(name.to_owned(), store.clone());
-        Ok((store, notices))
+        Ok((store, notice.into_iter().map(Notice::Error).collect()))
     }
 
-    /// The visitor id used when `identifier` is `uuid`: made once, then kept.
-    pub fn visitor_uuid(&self) -> Result<String> {
-        let meta = self.db.open_tree("meta").map_err(Error::storage)?;
-        if let Some(id) = meta.get("idclient").map_err(Error::storage)?
-            && let Ok(id) = String::from_utf8(id.to_vec())
-        {
-            return Ok(id);
-        }
-        let id = new_uuid_v4();
-        meta.insert("idclient", id.as_bytes())
-            .map_err(Error::storage)?;
-        self.flush()?;
-        Ok(id)
+    /// Applies a tracker's encryption key to the database (see [`keyring`]).
+    pub fn use_key(&self, key: Option<&EncryptionKey>) -> Result<KeyState> {
+        self.keyring.use_key(key, &self.meta, &self.db)
     }
 
-    /// Makes every write so far durable. Blocking: call it off the caller's thread.
-    pub fn flush(&self) -> Result<()> {
-        self.db.flush().map_err(Error::storage)?;
+    /// Turns encryption off (the app set an empty `encryptionKey`).
+    pub fn turn_encryption_off(&self) -> Result<()> {
+        self.keyring.turn_off(&self.meta, &self.db)
+    }
+
+    /// The visitor id (`identifier` = `uuid`); `None` while the store is
+    /// encrypted and locked.
+    pub fn visitor_id(&self) -> Result<Option<String>> {
+        let codec = self.keyring.codec();
+        self.meta
+            .visitor_id(codec.sealer().map(|s| &**s), codec.encrypted_store())
+    }
+
+    /// Every tracker name with hits in this database.
+    pub fn tracker_names(&self) -> Vec<String> {
+        self.db
+            .tree_names()
+            .iter()
+            .filter_map(|name| {
+                std::str::from_utf8(name)
+                    .ok()?
+                    .strip_prefix("hits/")
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    /// Makes every write so far durable. Blocking: the worker calls it.
+    pub fn sync(&self) -> Result<()> {
+        self.db.flush().map_err(TrackerError::storage)?;
         #[cfg(target_os = "linux")]
         if let Some(log) = &self.log {
-            log.sync_data().map_err(Error::storage)?;
+            log.sync_data().map_err(TrackerError::storage)?;
+        }
+        // sled frees its used 512 KiB log buffers through this thread's
+        // epoch garbage, 64 at a time: handing it over now keeps them from
+        // piling up (measured: 32 MB of them at the peak of 100,000 hits).
+        crossbeam_epoch::pin().flush();
+        Ok(())
+    }
+
+    /// Deletes every tracker's hits and journal (the user opted out).
+    /// Stores open in this process are emptied in place.
+    pub fn erase_hits(&self) -> Result<()> {
+        for name in self.tracker_names() {
+            let (store, _) = self.hit_store(&name)?;
+            store.erase()?;
         }
         Ok(())
     }
+
+    /// Forgets the user: every tracker's hits and journal, the visitor id,
+    /// and the damaged copies kept aside.
+    pub fn erase_all(&self) -> Result<()> {
+        self.erase_hits()?;
+        self.meta.forget_visitor()?;
+        self.sync()?;
+        opening::remove_damaged_copies(&self.path, None);
+        Ok(())
+    }
+
+    /// Removes damaged copies older than `cutoff_ms` (the age limit).
+    pub fn expire_damaged_copies(&self, cutoff_ms: u64) -> usize {
+        opening::remove_damaged_copies(&self.path, Some(cutoff_ms))
+    }
+}
+
+/// Bytes in a directory tree (sled's files).
+pub fn dir_bytes(dir: &Path) -> u64 {
+    fingerprint(dir).values().map(|(len, _)| len).sum()
 }
 
 fn create_private_dir(path: &Path) -> std::io::Result<()> {
@@ -279,148 +262,25 @@ fn take_lock(dir: &Path, patience: Duration) -> Result<File> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| Error::storage(format!("cannot write in {}: {e}", dir.display())))?;
+        .map_err(|e| TrackerError::storage(format!("cannot write in {}: {e}", dir.display())))?;
     let give_up = Instant::now() + patience;
     loop {
         match file.try_lock() {
             Ok(()) => return Ok(file),
             Err(std::fs::TryLockError::WouldBlock) if Instant::now() < give_up => {
-                std::thread::sleep(Duration::from_millis(5));
+                std::thread::sleep(Duration::from_millis(2));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::StorageLocked {
+                return Err(TrackerError::StorageLocked {
                     path: dir.display().to_string(),
                 });
             }
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::storage(format!(
+                return Err(TrackerError::storage(format!(
                     "cannot lock {}: {e}",
                     path.display()
                 )));
             }
         }
     }
-}
-
-/// Opens sled; a database it cannot read is moved aside and replaced, so the
-/// app keeps tracking and the old files stay for inspection.
-/// `copy`: a copy of the files already taken (they are then just replaced).
-fn open_sled(path: &Path, copy: Option<&Path>) -> Result<(sled::Db, Vec<Notice>)> {
-    let open = || {
-        let config = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            // iOS and Android builds of sled have no background flusher: flush
-            // ourselves everywhere so every platform behaves the same.
-            .flush_every_ms(None);
-        // Holding `hitkit.lock`, a busy sled lock can only be an instance of
-        // this process still finishing its close (sled ends some work on its
-        // own threads): give it a moment.
-        let give_up = Instant::now() + CLOSE_WAIT;
-        loop {
-            let opened = catch_unwind(AssertUnwindSafe(|| config.open()));
-            match &opened {
-                Ok(Err(sled::Error::Io(e)))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < give_up =>
-                {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                _ => return opened,
-            }
-        }
-    };
-    let reason = match open() {
-        Ok(Ok(db)) => return Ok((db, Vec::new())),
-        // The OS saying busy, no permission, disk full says nothing about
-        // the files: report it and leave them alone.
-        Ok(Err(sled::Error::Io(e))) if says_nothing_about_the_files(&e) => {
-            return Err(Error::storage(format!(
-                "cannot open {}: {e}",
-                path.display()
-            )));
-        }
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => "the database engine failed while reading it".to_owned(),
-    };
-    let aside = match copy {
-        Some(copy) => {
-            std::fs::remove_dir_all(path).map_err(|e| {
-                Error::storage(format!(
-                    "database {} is unreadable ({reason}): {e}",
-                    path.display()
-                ))
-            })?;
-            copy.to_owned()
-        }
-        None => {
-            let aside = corrupt_path(path);
-            std::fs::rename(path, &aside).map_err(|e| {
-                Error::storage(format!(
-                    "database {} is unreadable ({reason}) and cannot be moved aside: {e}",
-                    path.display()
-                ))
-            })?;
-            aside
-        }
-    };
-    match open() {
-        Ok(Ok(db)) => Ok((
-            db,
-            vec![Notice::Error(format!(
-                "database {} was unreadable ({reason}); moved to {} and a fresh one opened",
-                path.display(),
-                aside.display()
-            ))],
-        )),
-        Ok(Err(e)) => Err(Error::storage(format!(
-            "cannot open {}: {e}",
-            path.display()
-        ))),
-        Err(_) => Err(Error::storage(format!("cannot open {}", path.display()))),
-    }
-}
-
-fn says_nothing_about_the_files(error: &std::io::Error) -> bool {
-    use std::io::ErrorKind as K;
-    const TOO_MANY_OPEN_FILES: i32 = 24; // EMFILE, on Linux, Android and Darwin alike
-    matches!(
-        error.kind(),
-        K::PermissionDenied
-            | K::WouldBlock
-            | K::StorageFull
-            | K::ReadOnlyFilesystem
-            | K::QuotaExceeded
-    ) || error.raw_os_error() == Some(TOO_MANY_OPEN_FILES)
-}
-
-/// `{path}.corrupt-{ms}`, made unique if that name is taken.
-fn corrupt_path(path: &Path) -> PathBuf {
-    let stem = format!("{}.corrupt-{}", path.display(), super::now_ms());
-    let mut candidate = PathBuf::from(&stem);
-    let mut n = 1;
-    while candidate.exists() {
-        candidate = PathBuf::from(format!("{stem}-{n}"));
-        n += 1;
-    }
-    candidate
-}
-
-fn new_uuid_v4() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness: time and address still make a usable visitor id.
-        let seed = super::now_ms() as u128 ^ ((&bytes as *const _ as usize as u128) << 64);
-        bytes = seed.to_le_bytes();
-    }
-    bytes[6] = (bytes[6] & 0x0F) | 0x40;
-    bytes[8] = (bytes[8] & 0x3F) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }

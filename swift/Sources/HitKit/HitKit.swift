@@ -471,15 +471,15 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
-    typealias FfiType = UInt32
-    typealias SwiftType = UInt32
+fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
+    typealias FfiType = Int32
+    typealias SwiftType = Int32
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int32 {
         return try lift(readInt(&buf))
     }
 
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+    public static func write(_ value: Int32, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -487,15 +487,15 @@ fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
-    typealias FfiType = UInt64
-    typealias SwiftType = UInt64
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
         return try lift(readInt(&buf))
     }
 
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -617,6 +617,576 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
 
 
 /**
+ * How a transport answers one request. Only the first answer counts.
+ */
+public protocol HttpCompletionProtocol: AnyObject, Sendable {
+    
+    /**
+     * No complete response (connect error, DNS, reset, timeout).
+     */
+    func noResponse(reason: String) 
+    
+    /**
+     * A complete response: its status, and its `Retry-After` header if any.
+     */
+    func response(status: Int32, retryAfter: String?) 
+    
+}
+/**
+ * How a transport answers one request. Only the first answer counts.
+ */
+open class HttpCompletion: HttpCompletionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_hitkit_fn_clone_httpcompletion(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_hitkit_fn_free_httpcompletion(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * No complete response (connect error, DNS, reset, timeout).
+     */
+open func noResponse(reason: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_hitkit_fn_method_httpcompletion_no_response(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A complete response: its status, and its `Retry-After` header if any.
+     */
+open func response(status: Int32, retryAfter: String?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_hitkit_fn_method_httpcompletion_response(
+            self.uniffiCloneHandle(),
+        FfiConverterInt32.lower(status),
+        FfiConverterOptionString.lower(retryAfter),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpCompletion: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = HttpCompletion
+
+    public static func lift(_ handle: UInt64) throws -> HttpCompletion {
+        return HttpCompletion(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: HttpCompletion) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpCompletion {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HttpCompletion, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpCompletion_lift(_ handle: UInt64) throws -> HttpCompletion {
+    return try FfiConverterTypeHttpCompletion.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpCompletion_lower(_ value: HttpCompletion) -> UInt64 {
+    return FfiConverterTypeHttpCompletion.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Sends one GET. Must return at once and call `completion` exactly once,
+ * on any thread, within about `timeout_ms`. Must not follow redirects
+ * (a redirect is answered with its status), and need read no more than
+ * 64 KiB of the body: the status decides.
+ */
+public protocol HttpTransport: AnyObject, Sendable {
+    
+    func get(url: String, timeoutMs: Int64, completion: HttpCompletion) 
+    
+}
+/**
+ * Sends one GET. Must return at once and call `completion` exactly once,
+ * on any thread, within about `timeout_ms`. Must not follow redirects
+ * (a redirect is answered with its status), and need read no more than
+ * 64 KiB of the body: the status decides.
+ */
+open class HttpTransportImpl: HttpTransport, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_hitkit_fn_clone_httptransport(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_hitkit_fn_free_httptransport(handle, $0) }
+    }
+
+    
+
+    
+open func get(url: String, timeoutMs: Int64, completion: HttpCompletion)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_hitkit_fn_method_httptransport_get(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),
+        FfiConverterInt64.lower(timeoutMs),
+        FfiConverterTypeHttpCompletion_lower(completion),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceHttpTransport {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceHttpTransport = UniffiVTableCallbackInterfaceHttpTransport(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeHttpTransport.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface HttpTransport: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeHttpTransport.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface HttpTransport: handle missing in uniffiClone")
+            }
+        },
+        get: { (
+            uniffiHandle: UInt64,
+            url: RustBuffer,
+            timeoutMs: Int64,
+            completion: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeHttpTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.get(
+                     url: try FfiConverterString.lift(url),
+                     timeoutMs: try FfiConverterInt64.lift(timeoutMs),
+                     completion: try FfiConverterTypeHttpCompletion_lift(completion)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceHttpTransport> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceHttpTransport>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitHttpTransport() {
+    uniffi_hitkit_fn_init_callback_vtable_httptransport(UniffiCallbackInterfaceHttpTransport.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpTransport: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<HttpTransport>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = HttpTransport
+
+    public static func lift(_ handle: UInt64) throws -> HttpTransport {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HttpTransportImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: HttpTransport) -> UInt64 {
+         if let rustImpl = value as? HttpTransportImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpTransport {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HttpTransport, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpTransport_lift(_ handle: UInt64) throws -> HttpTransport {
+    return try FfiConverterTypeHttpTransport.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpTransport_lower(_ value: HttpTransport) -> UInt64 {
+    return FfiConverterTypeHttpTransport.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Where HitKit's log lines go instead of the platform log.
+ */
+public protocol Logger: AnyObject, Sendable {
+    
+    func log(level: LogLevel, message: String) 
+    
+}
+/**
+ * Where HitKit's log lines go instead of the platform log.
+ */
+open class LoggerImpl: Logger, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_hitkit_fn_clone_logger(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_hitkit_fn_free_logger(handle, $0) }
+    }
+
+    
+
+    
+open func log(level: LogLevel, message: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_hitkit_fn_method_logger_log(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLogLevel_lower(level),
+        FfiConverterString.lower(message),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLogger {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLogger = UniffiVTableCallbackInterfaceLogger(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeLogger.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface Logger: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeLogger.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface Logger: handle missing in uniffiClone")
+            }
+        },
+        log: { (
+            uniffiHandle: UInt64,
+            level: RustBuffer,
+            message: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeLogger.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.log(
+                     level: try FfiConverterTypeLogLevel_lift(level),
+                     message: try FfiConverterString.lift(message)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLogger> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLogger>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLogger() {
+    uniffi_hitkit_fn_init_callback_vtable_logger(UniffiCallbackInterfaceLogger.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogger: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<Logger>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = Logger
+
+    public static func lift(_ handle: UInt64) throws -> Logger {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LoggerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: Logger) -> UInt64 {
+         if let rustImpl = value as? LoggerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Logger {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Logger, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogger_lift(_ handle: UInt64) throws -> Logger {
+    return try FfiConverterTypeLogger.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogger_lower(_ value: Logger) -> UInt64 {
+    return FfiConverterTypeLogger.lower(value)
+}
+
+
+
+
+
+
+/**
  * A view of its tracker's store. Reads go straight to the store and never
  * wait for a pass in progress.
  *
@@ -626,32 +1196,38 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
  */
 public protocol OfflineProtocol: AnyObject, Sendable {
     
-    func count()  -> UInt64
+    /**
+     * Stored hits, including any that cannot be read (a missing key).
+     */
+    func count()  -> Int64
     
     /**
      * Deletes every stored hit; returns how many.
      */
-    func delete() throws  -> UInt64
+    func delete() throws  -> Int64
     
     /**
      * Deletes hits created more than `days` days ago; returns how many.
      */
-    func deleteOlderThan(days: UInt32) throws  -> UInt64
+    func deleteOlderThan(days: Int32) throws  -> Int64
     
     /**
      * Sends every stored hit, oldest first, in the background; each one the
-     * collector accepts is deleted. Runs at once, whatever the backoff.
+     * collector accepts is deleted. Runs at once, whatever the backoff, but
+     * not while the collector asked to wait (`Retry-After`) unless
+     * `ignore_server_pacing`.
      */
-    func dispatch() 
+    func dispatch(ignoreServerPacing: Bool) 
     
     /**
-     * Like `dispatch`, but resolves with what the pass did. With a deadline
-     * (ms from now) the pass stops cleanly there: unsent hits stay stored.
+     * Like `dispatch`, but resolves with what the pass did, once its
+     * deletes are on disk. With a deadline (ms from now) the pass stops
+     * cleanly there: unsent hits stay stored.
      */
-    func dispatchAndWait(deadlineMs: UInt64?) async  -> DispatchReport
+    func dispatchAndWait(deadlineMs: Int64?, ignoreServerPacing: Bool) async throws  -> DispatchReport
     
     /**
-     * Every stored hit, oldest first.
+     * Every readable stored hit, oldest first.
      */
     func get() throws  -> [Hit]
     
@@ -721,8 +1297,11 @@ open class Offline: OfflineProtocol, @unchecked Sendable {
     
 
     
-open func count() -> UInt64  {
-    return try!  FfiConverterUInt64.lift(try! rustCall() {
+    /**
+     * Stored hits, including any that cannot be read (a missing key).
+     */
+open func count() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_hitkit_fn_method_offline_count(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -733,8 +1312,8 @@ open func count() -> UInt64  {
     /**
      * Deletes every stored hit; returns how many.
      */
-open func delete()throws  -> UInt64  {
-    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeTrackerError_lift) {
+open func delete()throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeTrackerError_lift) {
         uniffiCallStatus in
     uniffi_hitkit_fn_method_offline_delete(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -745,51 +1324,54 @@ open func delete()throws  -> UInt64  {
     /**
      * Deletes hits created more than `days` days ago; returns how many.
      */
-open func deleteOlderThan(days: UInt32)throws  -> UInt64  {
-    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeTrackerError_lift) {
+open func deleteOlderThan(days: Int32)throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeTrackerError_lift) {
         uniffiCallStatus in
     uniffi_hitkit_fn_method_offline_delete_older_than(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(days),uniffiCallStatus
+        FfiConverterInt32.lower(days),uniffiCallStatus
     )
 })
 }
     
     /**
      * Sends every stored hit, oldest first, in the background; each one the
-     * collector accepts is deleted. Runs at once, whatever the backoff.
+     * collector accepts is deleted. Runs at once, whatever the backoff, but
+     * not while the collector asked to wait (`Retry-After`) unless
+     * `ignore_server_pacing`.
      */
-open func dispatch()  {try! rustCall() {
+open func dispatch(ignoreServerPacing: Bool = false)  {try! rustCall() {
         uniffiCallStatus in
     uniffi_hitkit_fn_method_offline_dispatch(
-            self.uniffiCloneHandle(),uniffiCallStatus
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(ignoreServerPacing),uniffiCallStatus
     )
 }
 }
     
     /**
-     * Like `dispatch`, but resolves with what the pass did. With a deadline
-     * (ms from now) the pass stops cleanly there: unsent hits stay stored.
+     * Like `dispatch`, but resolves with what the pass did, once its
+     * deletes are on disk. With a deadline (ms from now) the pass stops
+     * cleanly there: unsent hits stay stored.
      */
-open func dispatchAndWait(deadlineMs: UInt64? = nil)async  -> DispatchReport  {
+open func dispatchAndWait(deadlineMs: Int64? = nil, ignoreServerPacing: Bool = false)async throws  -> DispatchReport  {
     return
-        try!  await uniffiRustCallAsync(
+        try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_hitkit_fn_method_offline_dispatch_and_wait(
-                        self.uniffiCloneHandle(),FfiConverterOptionUInt64.lower(deadlineMs)
+                        self.uniffiCloneHandle(),FfiConverterOptionInt64.lower(deadlineMs),FfiConverterBool.lower(ignoreServerPacing)
                 )
             },
             pollFunc: ffi_hitkit_rust_future_poll_rust_buffer,
             completeFunc: ffi_hitkit_rust_future_complete_rust_buffer,
             freeFunc: ffi_hitkit_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDispatchReport_lift,
-            errorHandler: nil
-            
+            errorHandler: FfiConverterTypeTrackerError_lift
         )
 }
     
     /**
-     * Every stored hit, oldest first.
+     * Every readable stored hit, oldest first.
      */
 open func get()throws  -> [Hit]  {
     return try  FfiConverterSequenceTypeHit.lift(try rustCallWithError(FfiConverterTypeTrackerError_lift) {
@@ -1075,27 +1657,47 @@ public func FfiConverterTypeSetConfigCallback_lower(_ value: SetConfigCallback) 
 
 
 /**
- * No method waits on the network or the disk: each validates, enqueues and
- * returns. `flush` is the one to await when you need everything settled.
+ * No method waits on the network or the disk: each checks its arguments,
+ * hands the work to the tracker's worker thread and returns. `flush` is
+ * the one to await when you need everything settled.
  */
 public protocol TrackerProtocol: AnyObject, Sendable {
     
     /**
-     * The current configuration.
+     * The current configuration. The encryption key is never returned:
+     * when one is set, `encryption_key` holds a placeholder.
      */
     func config()  -> TrackerConfig
     
     /**
-     * Resolves when every earlier call's hits are sent, saved or dropped.
+     * Forgets the user: every tracker's stored hits and journal in this
+     * database, the visitor id and the damaged copies kept aside. The next
+     * hit gets a new visitor id.
      */
-    func flush() async 
+    func eraseAll() async throws 
+    
+    /**
+     * Resolves when every earlier call's hits are sent, saved (synced to
+     * disk) or dropped. An error means a sync to disk failed: those hits
+     * may not be saved.
+     */
+    func flush() async throws 
     
     /**
      * Stored hits. Swift and Kotlin: the property `tracker.offline`.
      */
     func getOffline()  -> Offline
     
+    func isOptedOut()  -> Bool
+    
     func offlineMode()  -> OfflineModeKey
+    
+    /**
+     * This tracker's id for `hitkit_quick_send`, the one-call path the
+     * Kotlin and Swift packages use for `sendScreen`, `sendTouch` and
+     * `send`. Apps do not need it.
+     */
+    func quickSendId()  -> Int64
     
     /**
      * A hit with exactly these parameters.
@@ -1121,13 +1723,24 @@ public protocol TrackerProtocol: AnyObject, Sendable {
     func setDelegate(delegate: TrackerDelegate?) 
     
     /**
-     * The host's view of connectivity (from NWPathMonitor or
-     * ConnectivityManager). While `false`, nothing is sent and no attempt
-     * is spent; becoming `true` dispatches stored hits in `required` mode.
+     * The host's view of connectivity (NWPathMonitor, ConnectivityManager).
+     * While `false`, nothing is sent and no attempt is spent; becoming
+     * `true` dispatches stored hits in `required` mode.
      */
     func setNetworkAvailable(available: Bool) 
     
+    /**
+     * Changes the storage mode (it cannot be invalid: the handler hears
+     * `false` only if the tracker is closed).
+     */
     func setOfflineMode(mode: OfflineModeKey, completionHandler: SetConfigCallback?) 
+    
+    /**
+     * The user's choice not to be tracked, kept across restarts: while
+     * opted out, nothing is built, stored or sent, and what was stored is
+     * deleted.
+     */
+    func setOptOut(optedOut: Bool) throws 
     
     /**
      * Adds `key=value` to every later hit.
@@ -1138,8 +1751,9 @@ public protocol TrackerProtocol: AnyObject, Sendable {
     
 }
 /**
- * No method waits on the network or the disk: each validates, enqueues and
- * returns. `flush` is the one to await when you need everything settled.
+ * No method waits on the network or the disk: each checks its arguments,
+ * hands the work to the tracker's worker thread and returns. `flush` is
+ * the one to await when you need everything settled.
  */
 open class Tracker: TrackerProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1181,14 +1795,16 @@ open class Tracker: TrackerProtocol, @unchecked Sendable {
         return try! rustCall { uniffi_hitkit_fn_clone_tracker(self.handle, $0) }
     }
     /**
-     * Opens (or creates) the store under `config.database_path`.
+     * Opens (or creates) the store under `config.database_path`. With a
+     * `transport`, every request goes through the host's HTTP stack.
      */
-public convenience init(config: TrackerConfig)throws  {
+public convenience init(config: TrackerConfig, transport: HttpTransport? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeTrackerError_lift) {
         uniffiCallStatus in
     uniffi_hitkit_fn_constructor_tracker_new(
-        FfiConverterTypeTrackerConfig_lower(config),uniffiCallStatus
+        FfiConverterTypeTrackerConfig_lower(config),
+        FfiConverterOptionTypeHttpTransport.lower(transport),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -1207,11 +1823,12 @@ public convenience init(config: TrackerConfig)throws  {
     /**
      * `json` is an object of `set_config` keys plus `databasePath` and `name`.
      */
-public static func fromJson(json: String)throws  -> Tracker  {
+public static func fromJson(json: String, transport: HttpTransport? = nil)throws  -> Tracker  {
     return try  FfiConverterTypeTracker_lift(try rustCallWithError(FfiConverterTypeTrackerError_lift) {
         uniffiCallStatus in
     uniffi_hitkit_fn_constructor_tracker_from_json(
-        FfiConverterString.lower(json),uniffiCallStatus
+        FfiConverterString.lower(json),
+        FfiConverterOptionTypeHttpTransport.lower(transport),uniffiCallStatus
     )
 })
 }
@@ -1219,7 +1836,8 @@ public static func fromJson(json: String)throws  -> Tracker  {
 
     
     /**
-     * The current configuration.
+     * The current configuration. The encryption key is never returned:
+     * when one is set, `encryption_key` holds a placeholder.
      */
 open func config() -> TrackerConfig  {
     return try!  FfiConverterTypeTrackerConfig_lift(try! rustCall() {
@@ -1231,11 +1849,34 @@ open func config() -> TrackerConfig  {
 }
     
     /**
-     * Resolves when every earlier call's hits are sent, saved or dropped.
+     * Forgets the user: every tracker's stored hits and journal in this
+     * database, the visitor id and the damaged copies kept aside. The next
+     * hit gets a new visitor id.
      */
-open func flush()async   {
+open func eraseAll()async throws   {
     return
-        try!  await uniffiRustCallAsync(
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_hitkit_fn_method_tracker_erase_all(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_hitkit_rust_future_poll_void,
+            completeFunc: ffi_hitkit_rust_future_complete_void,
+            freeFunc: ffi_hitkit_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeTrackerError_lift
+        )
+}
+    
+    /**
+     * Resolves when every earlier call's hits are sent, saved (synced to
+     * disk) or dropped. An error means a sync to disk failed: those hits
+     * may not be saved.
+     */
+open func flush()async throws   {
+    return
+        try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_hitkit_fn_method_tracker_flush(
                         self.uniffiCloneHandle()
@@ -1245,8 +1886,7 @@ open func flush()async   {
             completeFunc: ffi_hitkit_rust_future_complete_void,
             freeFunc: ffi_hitkit_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: nil
-            
+            errorHandler: FfiConverterTypeTrackerError_lift
         )
 }
     
@@ -1262,10 +1902,33 @@ open func getOffline() -> Offline  {
 })
 }
     
+open func isOptedOut() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_hitkit_fn_method_tracker_is_opted_out(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
 open func offlineMode() -> OfflineModeKey  {
     return try!  FfiConverterTypeOfflineModeKey_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_hitkit_fn_method_tracker_offline_mode(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * This tracker's id for `hitkit_quick_send`, the one-call path the
+     * Kotlin and Swift packages use for `sendScreen`, `sendTouch` and
+     * `send`. Apps do not need it.
+     */
+open func quickSendId() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_hitkit_fn_method_tracker_quick_send_id(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1334,9 +1997,9 @@ open func setDelegate(delegate: TrackerDelegate?)  {try! rustCall() {
 }
     
     /**
-     * The host's view of connectivity (from NWPathMonitor or
-     * ConnectivityManager). While `false`, nothing is sent and no attempt
-     * is spent; becoming `true` dispatches stored hits in `required` mode.
+     * The host's view of connectivity (NWPathMonitor, ConnectivityManager).
+     * While `false`, nothing is sent and no attempt is spent; becoming
+     * `true` dispatches stored hits in `required` mode.
      */
 open func setNetworkAvailable(available: Bool)  {try! rustCall() {
         uniffiCallStatus in
@@ -1347,12 +2010,30 @@ open func setNetworkAvailable(available: Bool)  {try! rustCall() {
 }
 }
     
+    /**
+     * Changes the storage mode (it cannot be invalid: the handler hears
+     * `false` only if the tracker is closed).
+     */
 open func setOfflineMode(mode: OfflineModeKey, completionHandler: SetConfigCallback? = nil)  {try! rustCall() {
         uniffiCallStatus in
     uniffi_hitkit_fn_method_tracker_set_offline_mode(
             self.uniffiCloneHandle(),
         FfiConverterTypeOfflineModeKey_lower(mode),
         FfiConverterOptionTypeSetConfigCallback.lower(completionHandler),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The user's choice not to be tracked, kept across restarts: while
+     * opted out, nothing is built, stored or sent, and what was stored is
+     * deleted.
+     */
+open func setOptOut(optedOut: Bool)throws   {try rustCallWithError(FfiConverterTypeTrackerError_lift) {
+        uniffiCallStatus in
+    uniffi_hitkit_fn_method_tracker_set_opt_out(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(optedOut),uniffiCallStatus
     )
 }
 }
@@ -1430,7 +2111,8 @@ public func FfiConverterTypeTracker_lower(_ value: Tracker) -> UInt64 {
 
 
 /**
- * What happens to hits. For build, send and save, `message` is the hit's URL.
+ * What happens to hits. For build, send and save, `message` is the hit's
+ * URL (without its query when `queryInMessages` is false).
  */
 public protocol TrackerDelegate: AnyObject, Sendable {
     
@@ -1445,7 +2127,7 @@ public protocol TrackerDelegate: AnyObject, Sendable {
     func sendDidEnd(status: HitStatus, message: String) 
     
     /**
-     * A hit was stored and flushed to disk.
+     * A hit was stored and synced to disk.
      */
     func saveDidEnd(message: String) 
     
@@ -1456,13 +2138,14 @@ public protocol TrackerDelegate: AnyObject, Sendable {
     func warningDidOccur(message: String) 
     
     /**
-     * Something failed: storage errors, a database found corrupt.
+     * Something failed: storage errors, a database found damaged.
      */
     func errorDidOccur(message: String) 
     
 }
 /**
- * What happens to hits. For build, send and save, `message` is the hit's URL.
+ * What happens to hits. For build, send and save, `message` is the hit's
+ * URL (without its query when `queryInMessages` is false).
  */
 open class TrackerDelegateImpl: TrackerDelegate, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1544,7 +2227,7 @@ open func sendDidEnd(status: HitStatus, message: String)  {try! rustCall() {
 }
     
     /**
-     * A hit was stored and flushed to disk.
+     * A hit was stored and synced to disk.
      */
 open func saveDidEnd(message: String)  {try! rustCall() {
         uniffiCallStatus in
@@ -1569,7 +2252,7 @@ open func warningDidOccur(message: String)  {try! rustCall() {
 }
     
     /**
-     * Something failed: storage errors, a database found corrupt.
+     * Something failed: storage errors, a database found damaged.
      */
 open func errorDidOccur(message: String)  {try! rustCall() {
         uniffiCallStatus in
@@ -1809,42 +2492,15 @@ public func FfiConverterTypeTrackerDelegate_lower(_ value: TrackerDelegate) -> U
 
 
 
-/**
- * What a `dispatch_and_wait` pass did.
- */
 public struct DispatchReport: Equatable, Hashable {
-    /**
-     * Accepted by the collector and deleted.
-     */
-    public var sent: UInt64
-    /**
-     * Refused by the collector, kept for another attempt.
-     */
-    public var failed: UInt64
-    /**
-     * Deleted unsent: attempts used up, or older than `maxStorageAgeDays`.
-     */
-    public var dropped: UInt64
-    /**
-     * Still stored when the pass ended.
-     */
-    public var remaining: UInt64
+    public var sent: Int64
+    public var failed: Int64
+    public var dropped: Int64
+    public var remaining: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(
-        /**
-         * Accepted by the collector and deleted.
-         */sent: UInt64, 
-        /**
-         * Refused by the collector, kept for another attempt.
-         */failed: UInt64, 
-        /**
-         * Deleted unsent: attempts used up, or older than `maxStorageAgeDays`.
-         */dropped: UInt64, 
-        /**
-         * Still stored when the pass ended.
-         */remaining: UInt64) {
+    public init(sent: Int64, failed: Int64, dropped: Int64, remaining: Int64) {
         self.sent = sent
         self.failed = failed
         self.dropped = dropped
@@ -1867,18 +2523,18 @@ public struct FfiConverterTypeDispatchReport: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DispatchReport {
         return
             try DispatchReport(
-                sent: FfiConverterUInt64.read(from: &buf), 
-                failed: FfiConverterUInt64.read(from: &buf), 
-                dropped: FfiConverterUInt64.read(from: &buf), 
-                remaining: FfiConverterUInt64.read(from: &buf)
+                sent: FfiConverterInt64.read(from: &buf), 
+                failed: FfiConverterInt64.read(from: &buf), 
+                dropped: FfiConverterInt64.read(from: &buf), 
+                remaining: FfiConverterInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: DispatchReport, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.sent, into: &buf)
-        FfiConverterUInt64.write(value.failed, into: &buf)
-        FfiConverterUInt64.write(value.dropped, into: &buf)
-        FfiConverterUInt64.write(value.remaining, into: &buf)
+        FfiConverterInt64.write(value.sent, into: &buf)
+        FfiConverterInt64.write(value.failed, into: &buf)
+        FfiConverterInt64.write(value.dropped, into: &buf)
+        FfiConverterInt64.write(value.remaining, into: &buf)
     }
 }
 
@@ -1898,26 +2554,17 @@ public func FfiConverterTypeDispatchReport_lower(_ value: DispatchReport) -> Rus
 }
 
 
-/**
- * A stored hit, as `Offline` lists it.
- */
 public struct Hit: Equatable, Hashable {
-    public var id: UInt64
+    public var id: Int64
     public var url: String
     public var creationDate: Date
-    /**
-     * Attempts already used (non-2xx answers).
-     */
-    public var retryCount: UInt32
+    public var retryCount: Int32
     public var isOffline: Bool
     public var hitType: HitType
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: UInt64, url: String, creationDate: Date, 
-        /**
-         * Attempts already used (non-2xx answers).
-         */retryCount: UInt32, isOffline: Bool, hitType: HitType) {
+    public init(id: Int64, url: String, creationDate: Date, retryCount: Int32, isOffline: Bool, hitType: HitType) {
         self.id = id
         self.url = url
         self.creationDate = creationDate
@@ -1942,20 +2589,20 @@ public struct FfiConverterTypeHit: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Hit {
         return
             try Hit(
-                id: FfiConverterUInt64.read(from: &buf), 
+                id: FfiConverterInt64.read(from: &buf), 
                 url: FfiConverterString.read(from: &buf), 
                 creationDate: FfiConverterTimestamp.read(from: &buf), 
-                retryCount: FfiConverterUInt32.read(from: &buf), 
+                retryCount: FfiConverterInt32.read(from: &buf), 
                 isOffline: FfiConverterBool.read(from: &buf), 
                 hitType: FfiConverterTypeHitType.read(from: &buf)
         )
     }
 
     public static func write(_ value: Hit, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.id, into: &buf)
+        FfiConverterInt64.write(value.id, into: &buf)
         FfiConverterString.write(value.url, into: &buf)
         FfiConverterTimestamp.write(value.creationDate, into: &buf)
-        FfiConverterUInt32.write(value.retryCount, into: &buf)
+        FfiConverterInt32.write(value.retryCount, into: &buf)
         FfiConverterBool.write(value.isOffline, into: &buf)
         FfiConverterTypeHitType.write(value.hitType, into: &buf)
     }
@@ -2031,91 +2678,32 @@ public func FfiConverterTypeHitParam_lower(_ value: HitParam) -> RustBuffer {
 }
 
 
-/**
- * Defaults are those of the AT SmartTag SDK. In Rust,
- * `TrackerConfig { site, database_path, ..Default::default() }`.
- */
 public struct TrackerConfig: Equatable, Hashable {
-    /**
-     * Numeric site id (`s`).
-     */
     public var site: String
-    /**
-     * A directory HitKit owns; created if missing.
-     */
     public var databasePath: String
     public var log: String
     public var logSsl: String
     public var domain: String
     public var pixelPath: String
     public var secure: Bool
-    /**
-     * Replaces everything before `?`, e.g. `http://127.0.0.1:8080/hit.xiti`.
-     */
     public var endpoint: String?
-    /**
-     * `uuid`: a v4 UUID made once and kept with the hits; anything else is
-     * used as the visitor id as it is.
-     */
     public var identifier: String
-    /**
-     * `None` means `Never`.
-     */
     public var storage: OfflineModeKey?
-    public var maxHitSize: UInt32
-    public var maxAttempts: UInt32
-    /**
-     * 0: no limit.
-     */
-    public var maxStoredHits: UInt64
-    /**
-     * 0: no limit.
-     */
-    public var maxStorageAgeDays: UInt32
-    public var requestTimeoutMs: UInt64
-    public var dispatchConcurrency: UInt32
-    /**
-     * Trackers of different names keep separate hits in one database.
-     */
+    public var maxHitSize: Int32
+    public var maxAttempts: Int32
+    public var maxStoredHits: Int64
+    public var maxStorageAgeDays: Int32
+    public var requestTimeoutMs: Int64
+    public var dispatchConcurrency: Int32
     public var name: String
-    /**
-     * 64 hex digits (32 bytes): stored hits are sealed with AES-256-GCM.
-     * Keep the key in the Keychain / Android Keystore, not beside the data.
-     */
-    public var encryptionKey: String?
+    public var encryptionKey: EncryptionKey?
+    public var logLevel: LogLevel?
+    public var hitIdParameter: String?
+    public var queryInMessages: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(
-        /**
-         * Numeric site id (`s`).
-         */site: String, 
-        /**
-         * A directory HitKit owns; created if missing.
-         */databasePath: String, log: String = "logp", logSsl: String = "logs", domain: String = "xiti.com", pixelPath: String = "/hit.xiti", secure: Bool = true, 
-        /**
-         * Replaces everything before `?`, e.g. `http://127.0.0.1:8080/hit.xiti`.
-         */endpoint: String? = nil, 
-        /**
-         * `uuid`: a v4 UUID made once and kept with the hits; anything else is
-         * used as the visitor id as it is.
-         */identifier: String = "uuid", 
-        /**
-         * `None` means `Never`.
-         */storage: OfflineModeKey? = nil, maxHitSize: UInt32 = UInt32(8000), maxAttempts: UInt32 = UInt32(3), 
-        /**
-         * 0: no limit.
-         */maxStoredHits: UInt64 = UInt64(20000), 
-        /**
-         * 0: no limit.
-         */maxStorageAgeDays: UInt32 = UInt32(30), requestTimeoutMs: UInt64 = UInt64(15000), dispatchConcurrency: UInt32 = UInt32(1), 
-        /**
-         * Trackers of different names keep separate hits in one database.
-         */name: String = "default", 
-        /**
-         * 64 hex digits (32 bytes): stored hits are sealed with AES-256-GCM.
-         * Keep the key in the Keychain / Android Keystore, not beside the data.
-         */encryptionKey: String? = nil) {
+    public init(site: String, databasePath: String, log: String = "logp", logSsl: String = "logs", domain: String = "xiti.com", pixelPath: String = "/hit.xiti", secure: Bool = true, endpoint: String? = nil, identifier: String = "uuid", storage: OfflineModeKey? = nil, maxHitSize: Int32 = 8000, maxAttempts: Int32 = 3, maxStoredHits: Int64 = Int64(20000), maxStorageAgeDays: Int32 = 30, requestTimeoutMs: Int64 = Int64(15000), dispatchConcurrency: Int32 = 1, name: String = "default", encryptionKey: EncryptionKey? = nil, logLevel: LogLevel? = nil, hitIdParameter: String? = nil, queryInMessages: Bool = true) {
         self.site = site
         self.databasePath = databasePath
         self.log = log
@@ -2134,6 +2722,9 @@ public struct TrackerConfig: Equatable, Hashable {
         self.dispatchConcurrency = dispatchConcurrency
         self.name = name
         self.encryptionKey = encryptionKey
+        self.logLevel = logLevel
+        self.hitIdParameter = hitIdParameter
+        self.queryInMessages = queryInMessages
     }
 
     
@@ -2162,14 +2753,17 @@ public struct FfiConverterTypeTrackerConfig: FfiConverterRustBuffer {
                 endpoint: FfiConverterOptionString.read(from: &buf), 
                 identifier: FfiConverterString.read(from: &buf), 
                 storage: FfiConverterOptionTypeOfflineModeKey.read(from: &buf), 
-                maxHitSize: FfiConverterUInt32.read(from: &buf), 
-                maxAttempts: FfiConverterUInt32.read(from: &buf), 
-                maxStoredHits: FfiConverterUInt64.read(from: &buf), 
-                maxStorageAgeDays: FfiConverterUInt32.read(from: &buf), 
-                requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                dispatchConcurrency: FfiConverterUInt32.read(from: &buf), 
+                maxHitSize: FfiConverterInt32.read(from: &buf), 
+                maxAttempts: FfiConverterInt32.read(from: &buf), 
+                maxStoredHits: FfiConverterInt64.read(from: &buf), 
+                maxStorageAgeDays: FfiConverterInt32.read(from: &buf), 
+                requestTimeoutMs: FfiConverterInt64.read(from: &buf), 
+                dispatchConcurrency: FfiConverterInt32.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
-                encryptionKey: FfiConverterOptionString.read(from: &buf)
+                encryptionKey: FfiConverterOptionTypeEncryptionKey.read(from: &buf), 
+                logLevel: FfiConverterOptionTypeLogLevel.read(from: &buf), 
+                hitIdParameter: FfiConverterOptionString.read(from: &buf), 
+                queryInMessages: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2184,14 +2778,17 @@ public struct FfiConverterTypeTrackerConfig: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.endpoint, into: &buf)
         FfiConverterString.write(value.identifier, into: &buf)
         FfiConverterOptionTypeOfflineModeKey.write(value.storage, into: &buf)
-        FfiConverterUInt32.write(value.maxHitSize, into: &buf)
-        FfiConverterUInt32.write(value.maxAttempts, into: &buf)
-        FfiConverterUInt64.write(value.maxStoredHits, into: &buf)
-        FfiConverterUInt32.write(value.maxStorageAgeDays, into: &buf)
-        FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
-        FfiConverterUInt32.write(value.dispatchConcurrency, into: &buf)
+        FfiConverterInt32.write(value.maxHitSize, into: &buf)
+        FfiConverterInt32.write(value.maxAttempts, into: &buf)
+        FfiConverterInt64.write(value.maxStoredHits, into: &buf)
+        FfiConverterInt32.write(value.maxStorageAgeDays, into: &buf)
+        FfiConverterInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterInt32.write(value.dispatchConcurrency, into: &buf)
         FfiConverterString.write(value.name, into: &buf)
-        FfiConverterOptionString.write(value.encryptionKey, into: &buf)
+        FfiConverterOptionTypeEncryptionKey.write(value.encryptionKey, into: &buf)
+        FfiConverterOptionTypeLogLevel.write(value.logLevel, into: &buf)
+        FfiConverterOptionString.write(value.hitIdParameter, into: &buf)
+        FfiConverterBool.write(value.queryInMessages, into: &buf)
     }
 }
 
@@ -2350,23 +2947,98 @@ public func FfiConverterTypeHitType_lower(_ value: HitType) -> RustBuffer {
 
 
 
-/**
- * How a tracker stores hits (`storage` config key).
- */
+
+public enum LogLevel: Equatable, Hashable {
+    
+    case off
+    case error
+    case warning
+    case info
+    case debug
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LogLevel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogLevel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .off
+        
+        case 2: return .error
+        
+        case 3: return .warning
+        
+        case 4: return .info
+        
+        case 5: return .debug
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LogLevel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .off:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .error:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .warning:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .info:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .debug:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lift(_ buf: RustBuffer) throws -> LogLevel {
+    return try FfiConverterTypeLogLevel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
+    return FfiConverterTypeLogLevel.lower(value)
+}
+
+
+
 
 public enum OfflineModeKey: Equatable, Hashable {
     
-    /**
-     * Store hits only when the connection is lost.
-     */
     case required
-    /**
-     * Store every hit; only `dispatch` sends them.
-     */
     case always
-    /**
-     * Never store a hit (the default).
-     */
     case never
 
 
@@ -2435,38 +3107,19 @@ public func FfiConverterTypeOfflineModeKey_lower(_ value: OfflineModeKey) -> Rus
 
 
 
-/**
- * Every fallible HitKit call returns this. Swift: `TrackerError`;
- * Kotlin: `TrackerException`.
- */
 public 
 enum TrackerError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
     
     
-    /**
-     * A config key is unknown or its value has the wrong form; nothing changed.
-     */
     case InvalidConfig(key: String, reason: String
     )
-    /**
-     * A hit parameter is unusable (an empty key); the hit was not sent.
-     */
     case InvalidParameter(key: String, reason: String
     )
-    /**
-     * The database could not be created, opened or written.
-     */
     case Storage(reason: String
     )
-    /**
-     * Another process holds the database at `path`.
-     */
     case StorageLocked(path: String
     )
-    /**
-     * The library's background runtime is unavailable.
-     */
     case Runtime(reason: String
     )
 
@@ -2575,8 +3228,8 @@ public func FfiConverterTypeTrackerError_lower(_ value: TrackerError) -> RustBuf
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
-    typealias SwiftType = UInt64?
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -2584,13 +3237,13 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterUInt64.write(value, into: &buf)
+        FfiConverterInt64.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterUInt64.read(from: &buf)
+        case 1: return try FfiConverterInt64.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2615,6 +3268,54 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHttpTransport: FfiConverterRustBuffer {
+    typealias SwiftType = HttpTransport?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHttpTransport.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHttpTransport.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLogger: FfiConverterRustBuffer {
+    typealias SwiftType = Logger?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLogger.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLogger.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2695,6 +3396,30 @@ fileprivate struct FfiConverterOptionTypeHit: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLogLevel.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLogLevel.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeOfflineModeKey: FfiConverterRustBuffer {
     typealias SwiftType = OfflineModeKey?
 
@@ -2711,6 +3436,30 @@ fileprivate struct FfiConverterOptionTypeOfflineModeKey: FfiConverterRustBuffer 
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeOfflineModeKey.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeEncryptionKey: FfiConverterRustBuffer {
+    typealias SwiftType = EncryptionKey?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEncryptionKey.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEncryptionKey.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2765,6 +3514,46 @@ fileprivate struct FfiConverterSequenceTypeHitParam: FfiConverterRustBuffer {
         return seq
     }
 }
+
+
+public typealias EncryptionKey = String
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEncryptionKey: FfiConverter {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EncryptionKey {
+        return try FfiConverterString.read(from: &buf)
+    }
+
+    public static func write(_ value: EncryptionKey, into buf: inout [UInt8]) {
+        return FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> EncryptionKey {
+        return try FfiConverterString.lift(value)
+    }
+
+    public static func lower(_ value: EncryptionKey) -> RustBuffer {
+        return FfiConverterString.lower(value)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEncryptionKey_lift(_ value: RustBuffer) throws -> EncryptionKey {
+    return try FfiConverterTypeEncryptionKey.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEncryptionKey_lower(_ value: EncryptionKey) -> RustBuffer {
+    return FfiConverterTypeEncryptionKey.lower(value)
+}
+
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
 
@@ -2813,6 +3602,30 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+/**
+ * Sends every tracker's log lines to `logger`; `None` puts the platform
+ * log back (stderr; Logcat on Android). How much is logged is each
+ * tracker's `logLevel`.
+ */
+public func setLogger(logger: Logger?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_hitkit_fn_func_set_logger(
+        FfiConverterOptionTypeLogger.lower(logger),uniffiCallStatus
+    )
+}
+}
+/**
+ * The error's message, for the platforms' own error descriptions (Swift's
+ * `errorDescription`): the same words in every language.
+ */
+public func trackerErrorMessage(error: TrackerError) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_hitkit_fn_func_tracker_error_message(
+        FfiConverterTypeTrackerError_lower(error),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -2829,6 +3642,15 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_hitkit_checksum_func_set_logger() != 10248) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hitkit_checksum_func_tracker_error_message() != 55670) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hitkit_checksum_method_logger_log() != 38008) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_hitkit_checksum_method_setconfigcallback_on_set() != 55962) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2838,31 +3660,31 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hitkit_checksum_method_trackerdelegate_send_did_end() != 27611) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_trackerdelegate_save_did_end() != 21054) {
+    if (uniffi_hitkit_checksum_method_trackerdelegate_save_did_end() != 10002) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hitkit_checksum_method_trackerdelegate_warning_did_occur() != 16235) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_trackerdelegate_error_did_occur() != 47564) {
+    if (uniffi_hitkit_checksum_method_trackerdelegate_error_did_occur() != 38258) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_offline_count() != 27880) {
+    if (uniffi_hitkit_checksum_method_offline_count() != 20578) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_offline_delete() != 16217) {
+    if (uniffi_hitkit_checksum_method_offline_delete() != 53285) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_offline_delete_older_than() != 29951) {
+    if (uniffi_hitkit_checksum_method_offline_delete_older_than() != 40491) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_offline_dispatch() != 40667) {
+    if (uniffi_hitkit_checksum_method_offline_dispatch() != 779) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_offline_dispatch_and_wait() != 33580) {
+    if (uniffi_hitkit_checksum_method_offline_dispatch_and_wait() != 44509) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_offline_get() != 11543) {
+    if (uniffi_hitkit_checksum_method_offline_get() != 20938) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hitkit_checksum_method_offline_latest() != 20857) {
@@ -2871,16 +3693,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hitkit_checksum_method_offline_oldest() != 52333) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_tracker_config() != 41942) {
+    if (uniffi_hitkit_checksum_method_tracker_config() != 14894) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_tracker_flush() != 48497) {
+    if (uniffi_hitkit_checksum_method_tracker_erase_all() != 35752) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hitkit_checksum_method_tracker_flush() != 34331) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hitkit_checksum_method_tracker_get_offline() != 59983) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_hitkit_checksum_method_tracker_is_opted_out() != 56245) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_hitkit_checksum_method_tracker_offline_mode() != 47938) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hitkit_checksum_method_tracker_quick_send_id() != 54810) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hitkit_checksum_method_tracker_send() != 44678) {
@@ -2898,10 +3729,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hitkit_checksum_method_tracker_set_delegate() != 50539) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_tracker_set_network_available() != 37461) {
+    if (uniffi_hitkit_checksum_method_tracker_set_network_available() != 14136) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_tracker_set_offline_mode() != 26687) {
+    if (uniffi_hitkit_checksum_method_tracker_set_offline_mode() != 6198) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hitkit_checksum_method_tracker_set_opt_out() != 35519) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hitkit_checksum_method_tracker_set_param() != 4546) {
@@ -2910,13 +3744,24 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hitkit_checksum_method_tracker_unset_param() != 64475) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_constructor_tracker_from_json() != 64595) {
+    if (uniffi_hitkit_checksum_method_httpcompletion_no_response() != 49166) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_constructor_tracker_new() != 26513) {
+    if (uniffi_hitkit_checksum_method_httpcompletion_response() != 48199) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hitkit_checksum_method_httptransport_get() != 64351) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hitkit_checksum_constructor_tracker_from_json() != 40449) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hitkit_checksum_constructor_tracker_new() != 64844) {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitHttpTransport()
+    uniffiCallbackInitLogger()
     uniffiCallbackInitSetConfigCallback()
     uniffiCallbackInitTrackerDelegate()
     return InitializationResult.ok

@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_METHOD0
+typedef void (*UniffiCallbackInterfaceLoggerMethod0)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SET_CONFIG_CALLBACK_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SET_CONFIG_CALLBACK_METHOD0
 typedef void (*UniffiCallbackInterfaceSetConfigCallbackMethod0)(uint64_t, int8_t, void* _Nonnull, 
@@ -285,6 +292,22 @@ typedef void (*UniffiCallbackInterfaceTrackerDelegateMethod4)(uint64_t, RustBuff
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_TRANSPORT_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_TRANSPORT_METHOD0
+typedef void (*UniffiCallbackInterfaceHttpTransportMethod0)(uint64_t, RustBuffer, int64_t, uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER
+typedef struct UniffiVTableCallbackInterfaceLogger {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLoggerMethod0 _Nonnull log;
+} UniffiVTableCallbackInterfaceLogger;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SET_CONFIG_CALLBACK
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SET_CONFIG_CALLBACK
 typedef struct UniffiVTableCallbackInterfaceSetConfigCallback {
@@ -306,6 +329,35 @@ typedef struct UniffiVTableCallbackInterfaceTrackerDelegate {
     UniffiCallbackInterfaceTrackerDelegateMethod4 _Nonnull errorDidOccur;
 } UniffiVTableCallbackInterfaceTrackerDelegate;
 
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_TRANSPORT
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_TRANSPORT
+typedef struct UniffiVTableCallbackInterfaceHttpTransport {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceHttpTransportMethod0 _Nonnull get;
+} UniffiVTableCallbackInterfaceHttpTransport;
+
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CLONE_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CLONE_LOGGER
+uint64_t uniffi_hitkit_fn_clone_logger(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_FREE_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_FREE_LOGGER
+void uniffi_hitkit_fn_free_logger(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_INIT_CALLBACK_VTABLE_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_INIT_CALLBACK_VTABLE_LOGGER
+void uniffi_hitkit_fn_init_callback_vtable_logger(const UniffiVTableCallbackInterfaceLogger* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_LOGGER_LOG
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_LOGGER_LOG
+void uniffi_hitkit_fn_method_logger_log(uint64_t ptr, RustBuffer level, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CLONE_SETCONFIGCALLBACK
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CLONE_SETCONFIGCALLBACK
@@ -379,27 +431,27 @@ void uniffi_hitkit_fn_free_offline(uint64_t handle, RustCallStatus *_Nonnull out
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_COUNT
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_COUNT
-uint64_t uniffi_hitkit_fn_method_offline_count(uint64_t ptr, RustCallStatus *_Nonnull out_status
+int64_t uniffi_hitkit_fn_method_offline_count(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_DELETE
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_DELETE
-uint64_t uniffi_hitkit_fn_method_offline_delete(uint64_t ptr, RustCallStatus *_Nonnull out_status
+int64_t uniffi_hitkit_fn_method_offline_delete(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_DELETE_OLDER_THAN
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_DELETE_OLDER_THAN
-uint64_t uniffi_hitkit_fn_method_offline_delete_older_than(uint64_t ptr, uint32_t days, RustCallStatus *_Nonnull out_status
+int64_t uniffi_hitkit_fn_method_offline_delete_older_than(uint64_t ptr, int32_t days, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_DISPATCH
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_DISPATCH
-void uniffi_hitkit_fn_method_offline_dispatch(uint64_t ptr, RustCallStatus *_Nonnull out_status
+void uniffi_hitkit_fn_method_offline_dispatch(uint64_t ptr, int8_t ignore_server_pacing, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_DISPATCH_AND_WAIT
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_DISPATCH_AND_WAIT
-uint64_t uniffi_hitkit_fn_method_offline_dispatch_and_wait(uint64_t ptr, RustBuffer deadline_ms
+uint64_t uniffi_hitkit_fn_method_offline_dispatch_and_wait(uint64_t ptr, RustBuffer deadline_ms, int8_t ignore_server_pacing
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_OFFLINE_GET
@@ -429,17 +481,22 @@ void uniffi_hitkit_fn_free_tracker(uint64_t handle, RustCallStatus *_Nonnull out
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CONSTRUCTOR_TRACKER_FROM_JSON
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CONSTRUCTOR_TRACKER_FROM_JSON
-uint64_t uniffi_hitkit_fn_constructor_tracker_from_json(RustBuffer json, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_hitkit_fn_constructor_tracker_from_json(RustBuffer json, RustBuffer transport, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CONSTRUCTOR_TRACKER_NEW
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CONSTRUCTOR_TRACKER_NEW
-uint64_t uniffi_hitkit_fn_constructor_tracker_new(RustBuffer config, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_hitkit_fn_constructor_tracker_new(RustBuffer config, RustBuffer transport, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_CONFIG
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_CONFIG
 RustBuffer uniffi_hitkit_fn_method_tracker_config(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_ERASE_ALL
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_ERASE_ALL
+uint64_t uniffi_hitkit_fn_method_tracker_erase_all(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_FLUSH
@@ -452,9 +509,19 @@ uint64_t uniffi_hitkit_fn_method_tracker_flush(uint64_t ptr
 uint64_t uniffi_hitkit_fn_method_tracker_get_offline(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_IS_OPTED_OUT
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_IS_OPTED_OUT
+int8_t uniffi_hitkit_fn_method_tracker_is_opted_out(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_OFFLINE_MODE
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_OFFLINE_MODE
 RustBuffer uniffi_hitkit_fn_method_tracker_offline_mode(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_QUICK_SEND_ID
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_QUICK_SEND_ID
+int64_t uniffi_hitkit_fn_method_tracker_quick_send_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_SEND
@@ -492,6 +559,11 @@ void uniffi_hitkit_fn_method_tracker_set_network_available(uint64_t ptr, int8_t 
 void uniffi_hitkit_fn_method_tracker_set_offline_mode(uint64_t ptr, RustBuffer mode, RustBuffer completion_handler, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_SET_OPT_OUT
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_SET_OPT_OUT
+void uniffi_hitkit_fn_method_tracker_set_opt_out(uint64_t ptr, int8_t opted_out, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_SET_PARAM
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_SET_PARAM
 void uniffi_hitkit_fn_method_tracker_set_param(uint64_t ptr, RustBuffer key, RustBuffer value, RustCallStatus *_Nonnull out_status
@@ -500,6 +572,56 @@ void uniffi_hitkit_fn_method_tracker_set_param(uint64_t ptr, RustBuffer key, Rus
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_UNSET_PARAM
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_TRACKER_UNSET_PARAM
 void uniffi_hitkit_fn_method_tracker_unset_param(uint64_t ptr, RustBuffer key, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CLONE_HTTPCOMPLETION
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CLONE_HTTPCOMPLETION
+uint64_t uniffi_hitkit_fn_clone_httpcompletion(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_FREE_HTTPCOMPLETION
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_FREE_HTTPCOMPLETION
+void uniffi_hitkit_fn_free_httpcompletion(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_HTTPCOMPLETION_NO_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_HTTPCOMPLETION_NO_RESPONSE
+void uniffi_hitkit_fn_method_httpcompletion_no_response(uint64_t ptr, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_HTTPCOMPLETION_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_HTTPCOMPLETION_RESPONSE
+void uniffi_hitkit_fn_method_httpcompletion_response(uint64_t ptr, int32_t status, RustBuffer retry_after, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CLONE_HTTPTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_CLONE_HTTPTRANSPORT
+uint64_t uniffi_hitkit_fn_clone_httptransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_FREE_HTTPTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_FREE_HTTPTRANSPORT
+void uniffi_hitkit_fn_free_httptransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_INIT_CALLBACK_VTABLE_HTTPTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_INIT_CALLBACK_VTABLE_HTTPTRANSPORT
+void uniffi_hitkit_fn_init_callback_vtable_httptransport(const UniffiVTableCallbackInterfaceHttpTransport* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_HTTPTRANSPORT_GET
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_METHOD_HTTPTRANSPORT_GET
+void uniffi_hitkit_fn_method_httptransport_get(uint64_t ptr, RustBuffer url, int64_t timeout_ms, uint64_t completion, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_FUNC_SET_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_FUNC_SET_LOGGER
+void uniffi_hitkit_fn_func_set_logger(RustBuffer logger, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_FUNC_TRACKER_ERROR_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_FN_FUNC_TRACKER_ERROR_MESSAGE
+RustBuffer uniffi_hitkit_fn_func_tracker_error_message(RustBuffer error, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_HITKIT_RUSTBUFFER_ALLOC
@@ -762,6 +884,24 @@ void ffi_hitkit_rust_future_free_void(uint64_t handle
 void ffi_hitkit_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_FUNC_SET_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_FUNC_SET_LOGGER
+uint16_t uniffi_hitkit_checksum_func_set_logger(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_FUNC_TRACKER_ERROR_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_FUNC_TRACKER_ERROR_MESSAGE
+uint16_t uniffi_hitkit_checksum_func_tracker_error_message(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_LOGGER_LOG
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_LOGGER_LOG
+uint16_t uniffi_hitkit_checksum_method_logger_log(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_SETCONFIGCALLBACK_ON_SET
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_SETCONFIGCALLBACK_ON_SET
 uint16_t uniffi_hitkit_checksum_method_setconfigcallback_on_set(void
@@ -852,6 +992,12 @@ uint16_t uniffi_hitkit_checksum_method_tracker_config(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_ERASE_ALL
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_ERASE_ALL
+uint16_t uniffi_hitkit_checksum_method_tracker_erase_all(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_FLUSH
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_FLUSH
 uint16_t uniffi_hitkit_checksum_method_tracker_flush(void
@@ -864,9 +1010,21 @@ uint16_t uniffi_hitkit_checksum_method_tracker_get_offline(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_IS_OPTED_OUT
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_IS_OPTED_OUT
+uint16_t uniffi_hitkit_checksum_method_tracker_is_opted_out(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_OFFLINE_MODE
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_OFFLINE_MODE
 uint16_t uniffi_hitkit_checksum_method_tracker_offline_mode(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_QUICK_SEND_ID
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_QUICK_SEND_ID
+uint16_t uniffi_hitkit_checksum_method_tracker_quick_send_id(void
     
 );
 #endif
@@ -912,6 +1070,12 @@ uint16_t uniffi_hitkit_checksum_method_tracker_set_offline_mode(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_SET_OPT_OUT
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_SET_OPT_OUT
+uint16_t uniffi_hitkit_checksum_method_tracker_set_opt_out(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_SET_PARAM
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_SET_PARAM
 uint16_t uniffi_hitkit_checksum_method_tracker_set_param(void
@@ -921,6 +1085,24 @@ uint16_t uniffi_hitkit_checksum_method_tracker_set_param(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_UNSET_PARAM
 #define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_TRACKER_UNSET_PARAM
 uint16_t uniffi_hitkit_checksum_method_tracker_unset_param(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_HTTPCOMPLETION_NO_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_HTTPCOMPLETION_NO_RESPONSE
+uint16_t uniffi_hitkit_checksum_method_httpcompletion_no_response(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_HTTPCOMPLETION_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_HTTPCOMPLETION_RESPONSE
+uint16_t uniffi_hitkit_checksum_method_httpcompletion_response(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_HTTPTRANSPORT_GET
+#define UNIFFI_FFIDEF_UNIFFI_HITKIT_CHECKSUM_METHOD_HTTPTRANSPORT_GET
+uint16_t uniffi_hitkit_checksum_method_httptransport_get(void
     
 );
 #endif

@@ -657,6 +657,9 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceLoggerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceSetConfigCallbackMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`isSet`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -674,6 +677,28 @@ internal interface UniffiCallbackInterfaceTrackerDelegateMethod3 : com.sun.jna.C
 }
 internal interface UniffiCallbackInterfaceTrackerDelegateMethod4 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceHttpTransportMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`url`: RustBuffer.ByValue,`timeoutMs`: Long,`completion`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
+internal open class UniffiVTableCallbackInterfaceLogger(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `log`: UniffiCallbackInterfaceLoggerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `log`: UniffiCallbackInterfaceLoggerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceLogger(`uniffiFree`,`uniffiClone`,`log`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLogger) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `log` = other.`log`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onSet")
 internal open class UniffiVTableCallbackInterfaceSetConfigCallback(
@@ -725,6 +750,25 @@ internal open class UniffiVTableCallbackInterfaceTrackerDelegate(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "get")
+internal open class UniffiVTableCallbackInterfaceHttpTransport(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `get`: UniffiCallbackInterfaceHttpTransportMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `get`: UniffiCallbackInterfaceHttpTransportMethod0? = null,
+    ): UniffiVTableCallbackInterfaceHttpTransport(`uniffiFree`,`uniffiClone`,`get`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceHttpTransport) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `get` = other.`get`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -750,6 +794,12 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_hitkit_checksum_func_set_logger(
+    ): Int
+    external fun uniffi_hitkit_checksum_func_tracker_error_message(
+    ): Int
+    external fun uniffi_hitkit_checksum_method_logger_log(
+    ): Int
     external fun uniffi_hitkit_checksum_method_setconfigcallback_on_set(
     ): Int
     external fun uniffi_hitkit_checksum_method_trackerdelegate_build_did_end(
@@ -780,11 +830,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_hitkit_checksum_method_tracker_config(
     ): Int
+    external fun uniffi_hitkit_checksum_method_tracker_erase_all(
+    ): Int
     external fun uniffi_hitkit_checksum_method_tracker_flush(
     ): Int
     external fun uniffi_hitkit_checksum_method_tracker_get_offline(
     ): Int
+    external fun uniffi_hitkit_checksum_method_tracker_is_opted_out(
+    ): Int
     external fun uniffi_hitkit_checksum_method_tracker_offline_mode(
+    ): Int
+    external fun uniffi_hitkit_checksum_method_tracker_quick_send_id(
     ): Int
     external fun uniffi_hitkit_checksum_method_tracker_send(
     ): Int
@@ -800,9 +856,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_hitkit_checksum_method_tracker_set_offline_mode(
     ): Int
+    external fun uniffi_hitkit_checksum_method_tracker_set_opt_out(
+    ): Int
     external fun uniffi_hitkit_checksum_method_tracker_set_param(
     ): Int
     external fun uniffi_hitkit_checksum_method_tracker_unset_param(
+    ): Int
+    external fun uniffi_hitkit_checksum_method_httpcompletion_no_response(
+    ): Int
+    external fun uniffi_hitkit_checksum_method_httpcompletion_response(
+    ): Int
+    external fun uniffi_hitkit_checksum_method_httptransport_get(
     ): Int
     external fun uniffi_hitkit_checksum_constructor_tracker_from_json(
     ): Int
@@ -824,12 +888,22 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "hitkit"))
+        uniffiCallbackInterfaceHttpTransport.register(this)
+        uniffiCallbackInterfaceLogger.register(this)
         uniffiCallbackInterfaceSetConfigCallback.register(this)
         uniffiCallbackInterfaceTrackerDelegate.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_hitkit_fn_clone_logger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_hitkit_fn_free_logger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hitkit_fn_init_callback_vtable_logger(`vtable`: UniffiVTableCallbackInterfaceLogger,
+    ): Unit
+    external fun uniffi_hitkit_fn_method_logger_log(`ptr`: Long,`level`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_hitkit_fn_clone_setconfigcallback(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_hitkit_fn_free_setconfigcallback(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -864,9 +938,9 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_hitkit_fn_method_offline_delete_older_than(`ptr`: Long,`days`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_hitkit_fn_method_offline_dispatch(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_hitkit_fn_method_offline_dispatch(`ptr`: Long,`ignoreServerPacing`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_hitkit_fn_method_offline_dispatch_and_wait(`ptr`: Long,`deadlineMs`: RustBuffer.ByValue,
+    external fun uniffi_hitkit_fn_method_offline_dispatch_and_wait(`ptr`: Long,`deadlineMs`: RustBuffer.ByValue,`ignoreServerPacing`: Byte,
     ): Long
     external fun uniffi_hitkit_fn_method_offline_get(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -878,18 +952,24 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_hitkit_fn_free_tracker(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_hitkit_fn_constructor_tracker_from_json(`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_hitkit_fn_constructor_tracker_from_json(`json`: RustBuffer.ByValue,`transport`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_hitkit_fn_constructor_tracker_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_hitkit_fn_constructor_tracker_new(`config`: RustBuffer.ByValue,`transport`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_hitkit_fn_method_tracker_config(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_hitkit_fn_method_tracker_erase_all(`ptr`: Long,
+    ): Long
     external fun uniffi_hitkit_fn_method_tracker_flush(`ptr`: Long,
     ): Long
     external fun uniffi_hitkit_fn_method_tracker_get_offline(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_hitkit_fn_method_tracker_is_opted_out(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_hitkit_fn_method_tracker_offline_mode(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_hitkit_fn_method_tracker_quick_send_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_hitkit_fn_method_tracker_send(`ptr`: Long,`params`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_hitkit_fn_method_tracker_send_screen(`ptr`: Long,`name`: RustBuffer.ByValue,`params`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -904,10 +984,32 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_hitkit_fn_method_tracker_set_offline_mode(`ptr`: Long,`mode`: RustBuffer.ByValue,`completionHandler`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_hitkit_fn_method_tracker_set_opt_out(`ptr`: Long,`optedOut`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_hitkit_fn_method_tracker_set_param(`ptr`: Long,`key`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_hitkit_fn_method_tracker_unset_param(`ptr`: Long,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_hitkit_fn_clone_httpcompletion(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_hitkit_fn_free_httpcompletion(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hitkit_fn_method_httpcompletion_no_response(`ptr`: Long,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hitkit_fn_method_httpcompletion_response(`ptr`: Long,`status`: Int,`retryAfter`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hitkit_fn_clone_httptransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_hitkit_fn_free_httptransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hitkit_fn_init_callback_vtable_httptransport(`vtable`: UniffiVTableCallbackInterfaceHttpTransport,
+    ): Unit
+    external fun uniffi_hitkit_fn_method_httptransport_get(`ptr`: Long,`url`: RustBuffer.ByValue,`timeoutMs`: Long,`completion`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hitkit_fn_func_set_logger(`logger`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hitkit_fn_func_tracker_error_message(`error`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun ffi_hitkit_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_hitkit_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1027,6 +1129,15 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_hitkit_checksum_func_set_logger() and 0xFFFF) != 10248) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hitkit_checksum_func_tracker_error_message() and 0xFFFF) != 55670) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hitkit_checksum_method_logger_log() and 0xFFFF) != 38008) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_hitkit_checksum_method_setconfigcallback_on_set() and 0xFFFF) != 55962) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1036,31 +1147,31 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hitkit_checksum_method_trackerdelegate_send_did_end() and 0xFFFF) != 27611) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_trackerdelegate_save_did_end() and 0xFFFF) != 21054) {
+    if ((lib.uniffi_hitkit_checksum_method_trackerdelegate_save_did_end() and 0xFFFF) != 10002) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hitkit_checksum_method_trackerdelegate_warning_did_occur() and 0xFFFF) != 16235) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_trackerdelegate_error_did_occur() and 0xFFFF) != 47564) {
+    if ((lib.uniffi_hitkit_checksum_method_trackerdelegate_error_did_occur() and 0xFFFF) != 38258) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_offline_count() and 0xFFFF) != 27880) {
+    if ((lib.uniffi_hitkit_checksum_method_offline_count() and 0xFFFF) != 20578) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_offline_delete() and 0xFFFF) != 16217) {
+    if ((lib.uniffi_hitkit_checksum_method_offline_delete() and 0xFFFF) != 53285) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_offline_delete_older_than() and 0xFFFF) != 29951) {
+    if ((lib.uniffi_hitkit_checksum_method_offline_delete_older_than() and 0xFFFF) != 40491) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_offline_dispatch() and 0xFFFF) != 40667) {
+    if ((lib.uniffi_hitkit_checksum_method_offline_dispatch() and 0xFFFF) != 779) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_offline_dispatch_and_wait() and 0xFFFF) != 33580) {
+    if ((lib.uniffi_hitkit_checksum_method_offline_dispatch_and_wait() and 0xFFFF) != 44509) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_offline_get() and 0xFFFF) != 11543) {
+    if ((lib.uniffi_hitkit_checksum_method_offline_get() and 0xFFFF) != 20938) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hitkit_checksum_method_offline_latest() and 0xFFFF) != 20857) {
@@ -1069,16 +1180,25 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hitkit_checksum_method_offline_oldest() and 0xFFFF) != 52333) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_tracker_config() and 0xFFFF) != 41942) {
+    if ((lib.uniffi_hitkit_checksum_method_tracker_config() and 0xFFFF) != 14894) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_tracker_flush() and 0xFFFF) != 48497) {
+    if ((lib.uniffi_hitkit_checksum_method_tracker_erase_all() and 0xFFFF) != 35752) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hitkit_checksum_method_tracker_flush() and 0xFFFF) != 34331) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hitkit_checksum_method_tracker_get_offline() and 0xFFFF) != 59983) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_hitkit_checksum_method_tracker_is_opted_out() and 0xFFFF) != 56245) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_hitkit_checksum_method_tracker_offline_mode() and 0xFFFF) != 47938) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hitkit_checksum_method_tracker_quick_send_id() and 0xFFFF) != 54810) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hitkit_checksum_method_tracker_send() and 0xFFFF) != 44678) {
@@ -1096,10 +1216,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hitkit_checksum_method_tracker_set_delegate() and 0xFFFF) != 50539) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_tracker_set_network_available() and 0xFFFF) != 37461) {
+    if ((lib.uniffi_hitkit_checksum_method_tracker_set_network_available() and 0xFFFF) != 14136) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_tracker_set_offline_mode() and 0xFFFF) != 26687) {
+    if ((lib.uniffi_hitkit_checksum_method_tracker_set_offline_mode() and 0xFFFF) != 6198) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hitkit_checksum_method_tracker_set_opt_out() and 0xFFFF) != 35519) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hitkit_checksum_method_tracker_set_param() and 0xFFFF) != 4546) {
@@ -1108,10 +1231,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hitkit_checksum_method_tracker_unset_param() and 0xFFFF) != 64475) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_constructor_tracker_from_json() and 0xFFFF) != 64595) {
+    if ((lib.uniffi_hitkit_checksum_method_httpcompletion_no_response() and 0xFFFF) != 49166) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_constructor_tracker_new() and 0xFFFF) != 26513) {
+    if ((lib.uniffi_hitkit_checksum_method_httpcompletion_response() and 0xFFFF) != 48199) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hitkit_checksum_method_httptransport_get() and 0xFFFF) != 64351) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hitkit_checksum_constructor_tracker_from_json() and 0xFFFF) != 40449) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hitkit_checksum_constructor_tracker_new() and 0xFFFF) != 64844) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1345,46 +1477,46 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
-public object FfiConverterUInt: FfiConverter<UInt, Int> {
-    override fun lift(value: Int): UInt {
-        return value.toUInt()
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
     }
 
-    override fun read(buf: ByteBuffer): UInt {
-        return lift(buf.getInt())
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
     }
 
-    override fun lower(value: UInt): Int {
-        return value.toInt()
+    override fun lower(value: Int): Int {
+        return value
     }
 
-    override fun allocationSize(value: UInt) = 4UL
+    override fun allocationSize(value: Int) = 4UL
 
-    override fun write(value: UInt, buf: ByteBuffer) {
-        buf.putInt(value.toInt())
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
     }
 }
 
 /**
  * @suppress
  */
-public object FfiConverterULong: FfiConverter<ULong, Long> {
-    override fun lift(value: Long): ULong {
-        return value.toULong()
+public object FfiConverterLong: FfiConverter<Long, Long> {
+    override fun lift(value: Long): Long {
+        return value
     }
 
-    override fun read(buf: ByteBuffer): ULong {
-        return lift(buf.getLong())
+    override fun read(buf: ByteBuffer): Long {
+        return buf.getLong()
     }
 
-    override fun lower(value: ULong): Long {
-        return value.toLong()
+    override fun lower(value: Long): Long {
+        return value
     }
 
-    override fun allocationSize(value: ULong) = 8UL
+    override fun allocationSize(value: Long) = 8UL
 
-    override fun write(value: ULong, buf: ByteBuffer) {
-        buf.putLong(value.toLong())
+    override fun write(value: Long, buf: ByteBuffer) {
+        buf.putLong(value)
     }
 }
 
@@ -1608,6 +1740,941 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
 
 
 /**
+ * How a transport answers one request. Only the first answer counts.
+ */
+public interface HttpCompletionInterface {
+    
+    /**
+     * No complete response (connect error, DNS, reset, timeout).
+     */
+    fun `noResponse`(`reason`: kotlin.String)
+    
+    /**
+     * A complete response: its status, and its `Retry-After` header if any.
+     */
+    fun `response`(`status`: kotlin.Int, `retryAfter`: kotlin.String?)
+    
+    companion object
+}
+
+/**
+ * How a transport answers one request. Only the first answer counts.
+ */
+open class HttpCompletion: Disposable, AutoCloseable, HttpCompletionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_hitkit_fn_free_httpcompletion(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_hitkit_fn_clone_httpcompletion(handle, status)
+        }
+    }
+
+    
+    /**
+     * No complete response (connect error, DNS, reset, timeout).
+     */override fun `noResponse`(`reason`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_hitkit_fn_method_httpcompletion_no_response(
+        it,
+        
+        FfiConverterString.lower(`reason`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A complete response: its status, and its `Retry-After` header if any.
+     */override fun `response`(`status`: kotlin.Int, `retryAfter`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_hitkit_fn_method_httpcompletion_response(
+        it,
+        
+        FfiConverterInt.lower(`status`),
+        FfiConverterOptionalString.lower(`retryAfter`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpCompletion: FfiConverter<HttpCompletion, Long> {
+    override fun lower(value: HttpCompletion): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): HttpCompletion {
+        return HttpCompletion(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): HttpCompletion {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: HttpCompletion) = 8UL
+
+    override fun write(value: HttpCompletion, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Sends one GET. Must return at once and call `completion` exactly once,
+ * on any thread, within about `timeout_ms`. Must not follow redirects
+ * (a redirect is answered with its status), and need read no more than
+ * 64 KiB of the body: the status decides.
+ */
+public interface HttpTransport {
+    
+    fun `get`(`url`: kotlin.String, `timeoutMs`: kotlin.Long, `completion`: HttpCompletion)
+    
+    companion object
+}
+
+/**
+ * Sends one GET. Must return at once and call `completion` exactly once,
+ * on any thread, within about `timeout_ms`. Must not follow redirects
+ * (a redirect is answered with its status), and need read no more than
+ * 64 KiB of the body: the status decides.
+ */
+open class HttpTransportImpl: Disposable, AutoCloseable, HttpTransport
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_hitkit_fn_free_httptransport(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_hitkit_fn_clone_httptransport(handle, status)
+        }
+    }
+
+    override fun `get`(`url`: kotlin.String, `timeoutMs`: kotlin.Long, `completion`: HttpCompletion)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_hitkit_fn_method_httptransport_get(
+        it,
+        
+        FfiConverterString.lower(`url`),
+        FfiConverterLong.lower(`timeoutMs`),
+        FfiConverterTypeHttpCompletion.lower(`completion`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceHttpTransport {
+    internal object `get`: UniffiCallbackInterfaceHttpTransportMethod0 {
+        override fun callback(`uniffiHandle`: Long,`url`: RustBuffer.ByValue,`timeoutMs`: Long,`completion`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeHttpTransport.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`get`(
+                    FfiConverterString.lift(`url`),
+                    FfiConverterLong.lift(`timeoutMs`),
+                    FfiConverterTypeHttpCompletion.lift(`completion`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeHttpTransport.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeHttpTransport.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceHttpTransport.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `get`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_hitkit_fn_init_callback_vtable_httptransport(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpTransport: FfiConverter<HttpTransport, Long> {
+    internal val handleMap = UniffiHandleMap<HttpTransport>()
+
+    override fun lower(value: HttpTransport): Long {
+        if (value is HttpTransportImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): HttpTransport {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HttpTransportImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): HttpTransport {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: HttpTransport) = 8UL
+
+    override fun write(value: HttpTransport, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Where HitKit's log lines go instead of the platform log.
+ */
+public interface Logger {
+    
+    fun `log`(`level`: LogLevel, `message`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * Where HitKit's log lines go instead of the platform log.
+ */
+open class LoggerImpl: Disposable, AutoCloseable, Logger
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_hitkit_fn_free_logger(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_hitkit_fn_clone_logger(handle, status)
+        }
+    }
+
+    override fun `log`(`level`: LogLevel, `message`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_hitkit_fn_method_logger_log(
+        it,
+        
+        FfiConverterTypeLogLevel.lower(`level`),
+        FfiConverterString.lower(`message`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceLogger {
+    internal object `log`: UniffiCallbackInterfaceLoggerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeLogger.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`log`(
+                    FfiConverterTypeLogLevel.lift(`level`),
+                    FfiConverterString.lift(`message`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeLogger.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeLogger.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceLogger.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `log`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_hitkit_fn_init_callback_vtable_logger(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogger: FfiConverter<Logger, Long> {
+    internal val handleMap = UniffiHandleMap<Logger>()
+
+    override fun lower(value: Logger): Long {
+        if (value is LoggerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): Logger {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LoggerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): Logger {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Logger) = 8UL
+
+    override fun write(value: Logger, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A view of its tracker's store. Reads go straight to the store and never
  * wait for a pass in progress.
  *
@@ -1617,32 +2684,38 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
  */
 public interface OfflineInterface {
     
-    fun `count`(): kotlin.ULong
+    /**
+     * Stored hits, including any that cannot be read (a missing key).
+     */
+    fun `count`(): kotlin.Long
     
     /**
      * Deletes every stored hit; returns how many.
      */
-    fun `delete`(): kotlin.ULong
+    fun `delete`(): kotlin.Long
     
     /**
      * Deletes hits created more than `days` days ago; returns how many.
      */
-    fun `deleteOlderThan`(`days`: kotlin.UInt): kotlin.ULong
+    fun `deleteOlderThan`(`days`: kotlin.Int): kotlin.Long
     
     /**
      * Sends every stored hit, oldest first, in the background; each one the
-     * collector accepts is deleted. Runs at once, whatever the backoff.
+     * collector accepts is deleted. Runs at once, whatever the backoff, but
+     * not while the collector asked to wait (`Retry-After`) unless
+     * `ignore_server_pacing`.
      */
-    fun `dispatch`()
+    fun `dispatch`(`ignoreServerPacing`: kotlin.Boolean = false)
     
     /**
-     * Like `dispatch`, but resolves with what the pass did. With a deadline
-     * (ms from now) the pass stops cleanly there: unsent hits stay stored.
+     * Like `dispatch`, but resolves with what the pass did, once its
+     * deletes are on disk. With a deadline (ms from now) the pass stops
+     * cleanly there: unsent hits stay stored.
      */
-    suspend fun `dispatchAndWait`(`deadlineMs`: kotlin.ULong? = null): DispatchReport
+    suspend fun `dispatchAndWait`(`deadlineMs`: kotlin.Long? = null, `ignoreServerPacing`: kotlin.Boolean = false): DispatchReport
     
     /**
-     * Every stored hit, oldest first.
+     * Every readable stored hit, oldest first.
      */
     fun `get`(): List<Hit>
     
@@ -1762,8 +2835,11 @@ open class Offline: Disposable, AutoCloseable, OfflineInterface
         }
     }
 
-    override fun `count`(): kotlin.ULong {
-            return FfiConverterULong.lift(
+    
+    /**
+     * Stored hits, including any that cannot be read (a missing key).
+     */override fun `count`(): kotlin.Long {
+            return FfiConverterLong.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_hitkit_fn_method_offline_count(
@@ -1779,8 +2855,8 @@ open class Offline: Disposable, AutoCloseable, OfflineInterface
     /**
      * Deletes every stored hit; returns how many.
      */
-    @Throws(TrackerException::class)override fun `delete`(): kotlin.ULong {
-            return FfiConverterULong.lift(
+    @Throws(TrackerException::class)override fun `delete`(): kotlin.Long {
+            return FfiConverterLong.lift(
     callWithHandle {
     uniffiRustCallWithError(TrackerException) { _status ->
     UniffiLib.uniffi_hitkit_fn_method_offline_delete(
@@ -1796,14 +2872,14 @@ open class Offline: Disposable, AutoCloseable, OfflineInterface
     /**
      * Deletes hits created more than `days` days ago; returns how many.
      */
-    @Throws(TrackerException::class)override fun `deleteOlderThan`(`days`: kotlin.UInt): kotlin.ULong {
-            return FfiConverterULong.lift(
+    @Throws(TrackerException::class)override fun `deleteOlderThan`(`days`: kotlin.Int): kotlin.Long {
+            return FfiConverterLong.lift(
     callWithHandle {
     uniffiRustCallWithError(TrackerException) { _status ->
     UniffiLib.uniffi_hitkit_fn_method_offline_delete_older_than(
         it,
         
-        FfiConverterUInt.lower(`days`),_status)
+        FfiConverterInt.lower(`days`),_status)
 }
     }
     )
@@ -1813,14 +2889,17 @@ open class Offline: Disposable, AutoCloseable, OfflineInterface
     
     /**
      * Sends every stored hit, oldest first, in the background; each one the
-     * collector accepts is deleted. Runs at once, whatever the backoff.
-     */override fun `dispatch`()
+     * collector accepts is deleted. Runs at once, whatever the backoff, but
+     * not while the collector asked to wait (`Retry-After`) unless
+     * `ignore_server_pacing`.
+     */override fun `dispatch`(`ignoreServerPacing`: kotlin.Boolean)
         = 
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_hitkit_fn_method_offline_dispatch(
         it,
-        _status)
+        
+        FfiConverterBoolean.lower(`ignoreServerPacing`),_status)
 }
     }
     
@@ -1828,17 +2907,20 @@ open class Offline: Disposable, AutoCloseable, OfflineInterface
 
     
     /**
-     * Like `dispatch`, but resolves with what the pass did. With a deadline
-     * (ms from now) the pass stops cleanly there: unsent hits stay stored.
+     * Like `dispatch`, but resolves with what the pass did, once its
+     * deletes are on disk. With a deadline (ms from now) the pass stops
+     * cleanly there: unsent hits stay stored.
      */
+    @Throws(TrackerException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `dispatchAndWait`(`deadlineMs`: kotlin.ULong?) : DispatchReport {
+    override suspend fun `dispatchAndWait`(`deadlineMs`: kotlin.Long?, `ignoreServerPacing`: kotlin.Boolean) : DispatchReport {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_hitkit_fn_method_offline_dispatch_and_wait(
                 uniffiHandle,
                 
-        FfiConverterOptionalULong.lower(`deadlineMs`),
+        FfiConverterOptionalLong.lower(`deadlineMs`),
+        FfiConverterBoolean.lower(`ignoreServerPacing`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_hitkit_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -1847,13 +2929,13 @@ open class Offline: Disposable, AutoCloseable, OfflineInterface
         // lift function
         { FfiConverterTypeDispatchReport.lift(it) },
         // Error FFI converter
-        UniffiNullRustCallStatusErrorHandler,
+        TrackerException.ErrorHandler,
     )
     }
 
     
     /**
-     * Every stored hit, oldest first.
+     * Every readable stored hit, oldest first.
      */
     @Throws(TrackerException::class)override fun `get`(): List<Hit> {
             return FfiConverterSequenceTypeHit.lift(
@@ -2350,18 +3432,29 @@ public object FfiConverterTypeSetConfigCallback: FfiConverter<SetConfigCallback,
 
 
 /**
- * No method waits on the network or the disk: each validates, enqueues and
- * returns. `flush` is the one to await when you need everything settled.
+ * No method waits on the network or the disk: each checks its arguments,
+ * hands the work to the tracker's worker thread and returns. `flush` is
+ * the one to await when you need everything settled.
  */
 public interface TrackerInterface {
     
     /**
-     * The current configuration.
+     * The current configuration. The encryption key is never returned:
+     * when one is set, `encryption_key` holds a placeholder.
      */
     fun `config`(): TrackerConfig
     
     /**
-     * Resolves when every earlier call's hits are sent, saved or dropped.
+     * Forgets the user: every tracker's stored hits and journal in this
+     * database, the visitor id and the damaged copies kept aside. The next
+     * hit gets a new visitor id.
+     */
+    suspend fun `eraseAll`()
+    
+    /**
+     * Resolves when every earlier call's hits are sent, saved (synced to
+     * disk) or dropped. An error means a sync to disk failed: those hits
+     * may not be saved.
      */
     suspend fun `flush`()
     
@@ -2370,7 +3463,16 @@ public interface TrackerInterface {
      */
     fun `getOffline`(): Offline
     
+    fun `isOptedOut`(): kotlin.Boolean
+    
     fun `offlineMode`(): OfflineModeKey
+    
+    /**
+     * This tracker's id for `hitkit_quick_send`, the one-call path the
+     * Kotlin and Swift packages use for `sendScreen`, `sendTouch` and
+     * `send`. Apps do not need it.
+     */
+    fun `quickSendId`(): kotlin.Long
     
     /**
      * A hit with exactly these parameters.
@@ -2396,13 +3498,24 @@ public interface TrackerInterface {
     fun `setDelegate`(`delegate`: TrackerDelegate?)
     
     /**
-     * The host's view of connectivity (from NWPathMonitor or
-     * ConnectivityManager). While `false`, nothing is sent and no attempt
-     * is spent; becoming `true` dispatches stored hits in `required` mode.
+     * The host's view of connectivity (NWPathMonitor, ConnectivityManager).
+     * While `false`, nothing is sent and no attempt is spent; becoming
+     * `true` dispatches stored hits in `required` mode.
      */
     fun `setNetworkAvailable`(`available`: kotlin.Boolean)
     
+    /**
+     * Changes the storage mode (it cannot be invalid: the handler hears
+     * `false` only if the tracker is closed).
+     */
     fun `setOfflineMode`(`mode`: OfflineModeKey, `completionHandler`: SetConfigCallback? = null)
+    
+    /**
+     * The user's choice not to be tracked, kept across restarts: while
+     * opted out, nothing is built, stored or sent, and what was stored is
+     * deleted.
+     */
+    fun `setOptOut`(`optedOut`: kotlin.Boolean)
     
     /**
      * Adds `key=value` to every later hit.
@@ -2415,8 +3528,9 @@ public interface TrackerInterface {
 }
 
 /**
- * No method waits on the network or the disk: each validates, enqueues and
- * returns. `flush` is the one to await when you need everything settled.
+ * No method waits on the network or the disk: each checks its arguments,
+ * hands the work to the tracker's worker thread and returns. `flush` is
+ * the one to await when you need everything settled.
  */
 open class Tracker: Disposable, AutoCloseable, TrackerInterface
 {
@@ -2443,15 +3557,17 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
         this.cleanable = null
     }
     /**
-     * Opens (or creates) the store under `config.database_path`.
+     * Opens (or creates) the store under `config.database_path`. With a
+     * `transport`, every request goes through the host's HTTP stack.
      */
-    constructor(`config`: TrackerConfig) :
+    constructor(`config`: TrackerConfig, `transport`: HttpTransport? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(TrackerException) { _status ->
     UniffiLib.uniffi_hitkit_fn_constructor_tracker_new(
     
         
-        FfiConverterTypeTrackerConfig.lower(`config`),_status)
+        FfiConverterTypeTrackerConfig.lower(`config`),
+        FfiConverterOptionalTypeHttpTransport.lower(`transport`),_status)
 }
     )
 
@@ -2533,7 +3649,8 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
 
     
     /**
-     * The current configuration.
+     * The current configuration. The encryption key is never returned:
+     * when one is set, `encryption_key` holds a placeholder.
      */override fun `config`(): TrackerConfig {
             return FfiConverterTypeTrackerConfig.lift(
     callWithHandle {
@@ -2549,8 +3666,38 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
 
     
     /**
-     * Resolves when every earlier call's hits are sent, saved or dropped.
+     * Forgets the user: every tracker's stored hits and journal in this
+     * database, the visitor id and the damaged copies kept aside. The next
+     * hit gets a new visitor id.
      */
+    @Throws(TrackerException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `eraseAll`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_hitkit_fn_method_tracker_erase_all(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_hitkit_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_hitkit_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_hitkit_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        TrackerException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Resolves when every earlier call's hits are sent, saved (synced to
+     * disk) or dropped. An error means a sync to disk failed: those hits
+     * may not be saved.
+     */
+    @Throws(TrackerException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `flush`() {
         return uniffiRustCallAsync(
@@ -2567,7 +3714,7 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
         { },
         
         // Error FFI converter
-        UniffiNullRustCallStatusErrorHandler,
+        TrackerException.ErrorHandler,
     )
     }
 
@@ -2587,11 +3734,42 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
     }
     
 
+    override fun `isOptedOut`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_hitkit_fn_method_tracker_is_opted_out(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
     override fun `offlineMode`(): OfflineModeKey {
             return FfiConverterTypeOfflineModeKey.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_hitkit_fn_method_tracker_offline_mode(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * This tracker's id for `hitkit_quick_send`, the one-call path the
+     * Kotlin and Swift packages use for `sendScreen`, `sendTouch` and
+     * `send`. Apps do not need it.
+     */override fun `quickSendId`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_hitkit_fn_method_tracker_quick_send_id(
         it,
         _status)
 }
@@ -2688,9 +3866,9 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
 
     
     /**
-     * The host's view of connectivity (from NWPathMonitor or
-     * ConnectivityManager). While `false`, nothing is sent and no attempt
-     * is spent; becoming `true` dispatches stored hits in `required` mode.
+     * The host's view of connectivity (NWPathMonitor, ConnectivityManager).
+     * While `false`, nothing is sent and no attempt is spent; becoming
+     * `true` dispatches stored hits in `required` mode.
      */override fun `setNetworkAvailable`(`available`: kotlin.Boolean)
         = 
     callWithHandle {
@@ -2704,7 +3882,11 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
     
     
 
-    override fun `setOfflineMode`(`mode`: OfflineModeKey, `completionHandler`: SetConfigCallback?)
+    
+    /**
+     * Changes the storage mode (it cannot be invalid: the handler hears
+     * `false` only if the tracker is closed).
+     */override fun `setOfflineMode`(`mode`: OfflineModeKey, `completionHandler`: SetConfigCallback?)
         = 
     callWithHandle {
     uniffiRustCall() { _status ->
@@ -2713,6 +3895,25 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
         
         FfiConverterTypeOfflineModeKey.lower(`mode`),
         FfiConverterOptionalTypeSetConfigCallback.lower(`completionHandler`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The user's choice not to be tracked, kept across restarts: while
+     * opted out, nothing is built, stored or sent, and what was stored is
+     * deleted.
+     */
+    @Throws(TrackerException::class)override fun `setOptOut`(`optedOut`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(TrackerException) { _status ->
+    UniffiLib.uniffi_hitkit_fn_method_tracker_set_opt_out(
+        it,
+        
+        FfiConverterBoolean.lower(`optedOut`),_status)
 }
     }
     
@@ -2760,13 +3961,14 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
     /**
      * `json` is an object of `set_config` keys plus `databasePath` and `name`.
      */
-    @Throws(TrackerException::class) fun `fromJson`(`json`: kotlin.String): Tracker {
+    @Throws(TrackerException::class) fun `fromJson`(`json`: kotlin.String, `transport`: HttpTransport? = null): Tracker {
             return FfiConverterTypeTracker.lift(
     uniffiRustCallWithError(TrackerException) { _status ->
     UniffiLib.uniffi_hitkit_fn_constructor_tracker_from_json(
     
         
-        FfiConverterString.lower(`json`),_status)
+        FfiConverterString.lower(`json`),
+        FfiConverterOptionalTypeHttpTransport.lower(`transport`),_status)
 }
     )
     }
@@ -2898,7 +4100,8 @@ public object FfiConverterTypeTracker: FfiConverter<Tracker, Long> {
 
 
 /**
- * What happens to hits. For build, send and save, `message` is the hit's URL.
+ * What happens to hits. For build, send and save, `message` is the hit's
+ * URL (without its query when `queryInMessages` is false).
  */
 public interface TrackerDelegate {
     
@@ -2913,7 +4116,7 @@ public interface TrackerDelegate {
     fun `sendDidEnd`(`status`: HitStatus, `message`: kotlin.String)
     
     /**
-     * A hit was stored and flushed to disk.
+     * A hit was stored and synced to disk.
      */
     fun `saveDidEnd`(`message`: kotlin.String)
     
@@ -2924,7 +4127,7 @@ public interface TrackerDelegate {
     fun `warningDidOccur`(`message`: kotlin.String)
     
     /**
-     * Something failed: storage errors, a database found corrupt.
+     * Something failed: storage errors, a database found damaged.
      */
     fun `errorDidOccur`(`message`: kotlin.String)
     
@@ -2932,7 +4135,8 @@ public interface TrackerDelegate {
 }
 
 /**
- * What happens to hits. For build, send and save, `message` is the hit's URL.
+ * What happens to hits. For build, send and save, `message` is the hit's
+ * URL (without its query when `queryInMessages` is false).
  */
 open class TrackerDelegateImpl: Disposable, AutoCloseable, TrackerDelegate
 {
@@ -3071,7 +4275,7 @@ open class TrackerDelegateImpl: Disposable, AutoCloseable, TrackerDelegate
 
     
     /**
-     * A hit was stored and flushed to disk.
+     * A hit was stored and synced to disk.
      */override fun `saveDidEnd`(`message`: kotlin.String)
         = 
     callWithHandle {
@@ -3104,7 +4308,7 @@ open class TrackerDelegateImpl: Disposable, AutoCloseable, TrackerDelegate
 
     
     /**
-     * Something failed: storage errors, a database found corrupt.
+     * Something failed: storage errors, a database found damaged.
      */override fun `errorDidOccur`(`message`: kotlin.String)
         = 
     callWithHandle {
@@ -3268,29 +4472,14 @@ public object FfiConverterTypeTrackerDelegate: FfiConverter<TrackerDelegate, Lon
 
 
 
-/**
- * What a `dispatch_and_wait` pass did.
- */
 data class DispatchReport (
-    /**
-     * Accepted by the collector and deleted.
-     */
-    var `sent`: kotlin.ULong
+    var `sent`: kotlin.Long
     , 
-    /**
-     * Refused by the collector, kept for another attempt.
-     */
-    var `failed`: kotlin.ULong
+    var `failed`: kotlin.Long
     , 
-    /**
-     * Deleted unsent: attempts used up, or older than `maxStorageAgeDays`.
-     */
-    var `dropped`: kotlin.ULong
+    var `dropped`: kotlin.Long
     , 
-    /**
-     * Still stored when the pass ended.
-     */
-    var `remaining`: kotlin.ULong
+    var `remaining`: kotlin.Long
     
 ){
     
@@ -3307,44 +4496,38 @@ data class DispatchReport (
 public object FfiConverterTypeDispatchReport: FfiConverterRustBuffer<DispatchReport> {
     override fun read(buf: ByteBuffer): DispatchReport {
         return DispatchReport(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
         )
     }
 
     override fun allocationSize(value: DispatchReport) = (
-            FfiConverterULong.allocationSize(value.`sent`) +
-            FfiConverterULong.allocationSize(value.`failed`) +
-            FfiConverterULong.allocationSize(value.`dropped`) +
-            FfiConverterULong.allocationSize(value.`remaining`)
+            FfiConverterLong.allocationSize(value.`sent`) +
+            FfiConverterLong.allocationSize(value.`failed`) +
+            FfiConverterLong.allocationSize(value.`dropped`) +
+            FfiConverterLong.allocationSize(value.`remaining`)
     )
 
     override fun write(value: DispatchReport, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`sent`, buf)
-            FfiConverterULong.write(value.`failed`, buf)
-            FfiConverterULong.write(value.`dropped`, buf)
-            FfiConverterULong.write(value.`remaining`, buf)
+            FfiConverterLong.write(value.`sent`, buf)
+            FfiConverterLong.write(value.`failed`, buf)
+            FfiConverterLong.write(value.`dropped`, buf)
+            FfiConverterLong.write(value.`remaining`, buf)
     }
 }
 
 
 
-/**
- * A stored hit, as `Offline` lists it.
- */
 data class Hit (
-    var `id`: kotlin.ULong
+    var `id`: kotlin.Long
     , 
     var `url`: kotlin.String
     , 
     var `creationDate`: java.time.Instant
     , 
-    /**
-     * Attempts already used (non-2xx answers).
-     */
-    var `retryCount`: kotlin.UInt
+    var `retryCount`: kotlin.Int
     , 
     var `isOffline`: kotlin.Boolean
     , 
@@ -3365,29 +4548,29 @@ data class Hit (
 public object FfiConverterTypeHit: FfiConverterRustBuffer<Hit> {
     override fun read(buf: ByteBuffer): Hit {
         return Hit(
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterTimestamp.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterTypeHitType.read(buf),
         )
     }
 
     override fun allocationSize(value: Hit) = (
-            FfiConverterULong.allocationSize(value.`id`) +
+            FfiConverterLong.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`url`) +
             FfiConverterTimestamp.allocationSize(value.`creationDate`) +
-            FfiConverterUInt.allocationSize(value.`retryCount`) +
+            FfiConverterInt.allocationSize(value.`retryCount`) +
             FfiConverterBoolean.allocationSize(value.`isOffline`) +
             FfiConverterTypeHitType.allocationSize(value.`hitType`)
     )
 
     override fun write(value: Hit, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`id`, buf)
+            FfiConverterLong.write(value.`id`, buf)
             FfiConverterString.write(value.`url`, buf)
             FfiConverterTimestamp.write(value.`creationDate`, buf)
-            FfiConverterUInt.write(value.`retryCount`, buf)
+            FfiConverterInt.write(value.`retryCount`, buf)
             FfiConverterBoolean.write(value.`isOffline`, buf)
             FfiConverterTypeHitType.write(value.`hitType`, buf)
     }
@@ -3433,19 +4616,9 @@ public object FfiConverterTypeHitParam: FfiConverterRustBuffer<HitParam> {
 
 
 
-/**
- * Defaults are those of the AT SmartTag SDK. In Rust,
- * `TrackerConfig { site, database_path, ..Default::default() }`.
- */
 data class TrackerConfig (
-    /**
-     * Numeric site id (`s`).
-     */
     var `site`: kotlin.String
     , 
-    /**
-     * A directory HitKit owns; created if missing.
-     */
     var `databasePath`: kotlin.String
     , 
     var `log`: kotlin.String = "logp" 
@@ -3458,50 +4631,33 @@ data class TrackerConfig (
     , 
     var `secure`: kotlin.Boolean = true 
     , 
-    /**
-     * Replaces everything before `?`, e.g. `http://127.0.0.1:8080/hit.xiti`.
-     */
     var `endpoint`: kotlin.String? = null 
     , 
-    /**
-     * `uuid`: a v4 UUID made once and kept with the hits; anything else is
-     * used as the visitor id as it is.
-     */
     var `identifier`: kotlin.String = "uuid" 
     , 
-    /**
-     * `None` means `Never`.
-     */
     var `storage`: OfflineModeKey? = null 
     , 
-    var `maxHitSize`: kotlin.UInt = 8000u 
+    var `maxHitSize`: kotlin.Int = 8000 
     , 
-    var `maxAttempts`: kotlin.UInt = 3u 
+    var `maxAttempts`: kotlin.Int = 3 
     , 
-    /**
-     * 0: no limit.
-     */
-    var `maxStoredHits`: kotlin.ULong = 20000uL 
+    var `maxStoredHits`: kotlin.Long = 20000L 
     , 
-    /**
-     * 0: no limit.
-     */
-    var `maxStorageAgeDays`: kotlin.UInt = 30u 
+    var `maxStorageAgeDays`: kotlin.Int = 30 
     , 
-    var `requestTimeoutMs`: kotlin.ULong = 15000uL 
+    var `requestTimeoutMs`: kotlin.Long = 15000L 
     , 
-    var `dispatchConcurrency`: kotlin.UInt = 1u 
+    var `dispatchConcurrency`: kotlin.Int = 1 
     , 
-    /**
-     * Trackers of different names keep separate hits in one database.
-     */
     var `name`: kotlin.String = "default" 
     , 
-    /**
-     * 64 hex digits (32 bytes): stored hits are sealed with AES-256-GCM.
-     * Keep the key in the Keychain / Android Keystore, not beside the data.
-     */
-    var `encryptionKey`: kotlin.String? = null 
+    var `encryptionKey`: EncryptionKey? = null 
+    , 
+    var `logLevel`: LogLevel? = null 
+    , 
+    var `hitIdParameter`: kotlin.String? = null 
+    , 
+    var `queryInMessages`: kotlin.Boolean = true 
     
 ){
     
@@ -3528,14 +4684,17 @@ public object FfiConverterTypeTrackerConfig: FfiConverterRustBuffer<TrackerConfi
             FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalTypeOfflineModeKey.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalTypeEncryptionKey.read(buf),
+            FfiConverterOptionalTypeLogLevel.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -3550,14 +4709,17 @@ public object FfiConverterTypeTrackerConfig: FfiConverterRustBuffer<TrackerConfi
             FfiConverterOptionalString.allocationSize(value.`endpoint`) +
             FfiConverterString.allocationSize(value.`identifier`) +
             FfiConverterOptionalTypeOfflineModeKey.allocationSize(value.`storage`) +
-            FfiConverterUInt.allocationSize(value.`maxHitSize`) +
-            FfiConverterUInt.allocationSize(value.`maxAttempts`) +
-            FfiConverterULong.allocationSize(value.`maxStoredHits`) +
-            FfiConverterUInt.allocationSize(value.`maxStorageAgeDays`) +
-            FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
-            FfiConverterUInt.allocationSize(value.`dispatchConcurrency`) +
+            FfiConverterInt.allocationSize(value.`maxHitSize`) +
+            FfiConverterInt.allocationSize(value.`maxAttempts`) +
+            FfiConverterLong.allocationSize(value.`maxStoredHits`) +
+            FfiConverterInt.allocationSize(value.`maxStorageAgeDays`) +
+            FfiConverterLong.allocationSize(value.`requestTimeoutMs`) +
+            FfiConverterInt.allocationSize(value.`dispatchConcurrency`) +
             FfiConverterString.allocationSize(value.`name`) +
-            FfiConverterOptionalString.allocationSize(value.`encryptionKey`)
+            FfiConverterOptionalTypeEncryptionKey.allocationSize(value.`encryptionKey`) +
+            FfiConverterOptionalTypeLogLevel.allocationSize(value.`logLevel`) +
+            FfiConverterOptionalString.allocationSize(value.`hitIdParameter`) +
+            FfiConverterBoolean.allocationSize(value.`queryInMessages`)
     )
 
     override fun write(value: TrackerConfig, buf: ByteBuffer) {
@@ -3571,14 +4733,17 @@ public object FfiConverterTypeTrackerConfig: FfiConverterRustBuffer<TrackerConfi
             FfiConverterOptionalString.write(value.`endpoint`, buf)
             FfiConverterString.write(value.`identifier`, buf)
             FfiConverterOptionalTypeOfflineModeKey.write(value.`storage`, buf)
-            FfiConverterUInt.write(value.`maxHitSize`, buf)
-            FfiConverterUInt.write(value.`maxAttempts`, buf)
-            FfiConverterULong.write(value.`maxStoredHits`, buf)
-            FfiConverterUInt.write(value.`maxStorageAgeDays`, buf)
-            FfiConverterULong.write(value.`requestTimeoutMs`, buf)
-            FfiConverterUInt.write(value.`dispatchConcurrency`, buf)
+            FfiConverterInt.write(value.`maxHitSize`, buf)
+            FfiConverterInt.write(value.`maxAttempts`, buf)
+            FfiConverterLong.write(value.`maxStoredHits`, buf)
+            FfiConverterInt.write(value.`maxStorageAgeDays`, buf)
+            FfiConverterLong.write(value.`requestTimeoutMs`, buf)
+            FfiConverterInt.write(value.`dispatchConcurrency`, buf)
             FfiConverterString.write(value.`name`, buf)
-            FfiConverterOptionalString.write(value.`encryptionKey`, buf)
+            FfiConverterOptionalTypeEncryptionKey.write(value.`encryptionKey`, buf)
+            FfiConverterOptionalTypeLogLevel.write(value.`logLevel`, buf)
+            FfiConverterOptionalString.write(value.`hitIdParameter`, buf)
+            FfiConverterBoolean.write(value.`queryInMessages`, buf)
     }
 }
 
@@ -3653,23 +4818,48 @@ public object FfiConverterTypeHitType: FfiConverterRustBuffer<HitType> {
 
 
 
+
+enum class LogLevel {
+    
+    OFF,
+    ERROR,
+    WARNING,
+    INFO,
+    DEBUG;
+
+    
+
+
+    companion object
+}
+
+
 /**
- * How a tracker stores hits (`storage` config key).
+ * @suppress
  */
+public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
+    override fun read(buf: ByteBuffer) = try {
+        LogLevel.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LogLevel) = 4UL
+
+    override fun write(value: LogLevel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 enum class OfflineModeKey {
     
-    /**
-     * Store hits only when the connection is lost.
-     */
     REQUIRED,
-    /**
-     * Store every hit; only `dispatch` sends them.
-     */
     ALWAYS,
-    /**
-     * Never store a hit (the default).
-     */
     NEVER;
 
     
@@ -3702,15 +4892,8 @@ public object FfiConverterTypeOfflineModeKey: FfiConverterRustBuffer<OfflineMode
 
 
 
-/**
- * Every fallible HitKit call returns this. Swift: `TrackerError`;
- * Kotlin: `TrackerException`.
- */
 sealed class TrackerException: kotlin.Exception() {
     
-    /**
-     * A config key is unknown or its value has the wrong form; nothing changed.
-     */
     class InvalidConfig(
         
         val `key`: kotlin.String, 
@@ -3721,9 +4904,6 @@ sealed class TrackerException: kotlin.Exception() {
             get() = "key=${ `key` }, reason=${ `reason` }"
     }
     
-    /**
-     * A hit parameter is unusable (an empty key); the hit was not sent.
-     */
     class InvalidParameter(
         
         val `key`: kotlin.String, 
@@ -3734,9 +4914,6 @@ sealed class TrackerException: kotlin.Exception() {
             get() = "key=${ `key` }, reason=${ `reason` }"
     }
     
-    /**
-     * The database could not be created, opened or written.
-     */
     class Storage(
         
         val `reason`: kotlin.String
@@ -3745,9 +4922,6 @@ sealed class TrackerException: kotlin.Exception() {
             get() = "reason=${ `reason` }"
     }
     
-    /**
-     * Another process holds the database at `path`.
-     */
     class StorageLocked(
         
         val `path`: kotlin.String
@@ -3756,9 +4930,6 @@ sealed class TrackerException: kotlin.Exception() {
             get() = "path=${ `path` }"
     }
     
-    /**
-     * The library's background runtime is unavailable.
-     */
     class Runtime(
         
         val `reason`: kotlin.String
@@ -3879,28 +5050,28 @@ public object FfiConverterTypeTrackerError : FfiConverterRustBuffer<TrackerExcep
 /**
  * @suppress
  */
-public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
-    override fun read(buf: ByteBuffer): kotlin.ULong? {
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
         if (buf.get().toInt() == 0) {
             return null
         }
-        return FfiConverterULong.read(buf)
+        return FfiConverterLong.read(buf)
     }
 
-    override fun allocationSize(value: kotlin.ULong?): ULong {
+    override fun allocationSize(value: kotlin.Long?): ULong {
         if (value == null) {
             return 1UL
         } else {
-            return 1UL + FfiConverterULong.allocationSize(value)
+            return 1UL + FfiConverterLong.allocationSize(value)
         }
     }
 
-    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
         if (value == null) {
             buf.put(0)
         } else {
             buf.put(1)
-            FfiConverterULong.write(value, buf)
+            FfiConverterLong.write(value, buf)
         }
     }
 }
@@ -3933,6 +5104,70 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHttpTransport: FfiConverterRustBuffer<HttpTransport?> {
+    override fun read(buf: ByteBuffer): HttpTransport? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHttpTransport.read(buf)
+    }
+
+    override fun allocationSize(value: HttpTransport?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHttpTransport.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HttpTransport?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHttpTransport.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeLogger: FfiConverterRustBuffer<Logger?> {
+    override fun read(buf: ByteBuffer): Logger? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLogger.read(buf)
+    }
+
+    override fun allocationSize(value: Logger?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLogger.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Logger?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLogger.write(value, buf)
         }
     }
 }
@@ -4039,6 +5274,38 @@ public object FfiConverterOptionalTypeHit: FfiConverterRustBuffer<Hit?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeLogLevel: FfiConverterRustBuffer<LogLevel?> {
+    override fun read(buf: ByteBuffer): LogLevel? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLogLevel.read(buf)
+    }
+
+    override fun allocationSize(value: LogLevel?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLogLevel.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LogLevel?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLogLevel.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeOfflineModeKey: FfiConverterRustBuffer<OfflineModeKey?> {
     override fun read(buf: ByteBuffer): OfflineModeKey? {
         if (buf.get().toInt() == 0) {
@@ -4061,6 +5328,38 @@ public object FfiConverterOptionalTypeOfflineModeKey: FfiConverterRustBuffer<Off
         } else {
             buf.put(1)
             FfiConverterTypeOfflineModeKey.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeEncryptionKey: FfiConverterRustBuffer<EncryptionKey?> {
+    override fun read(buf: ByteBuffer): EncryptionKey? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEncryptionKey.read(buf)
+    }
+
+    override fun allocationSize(value: EncryptionKey?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEncryptionKey.allocationSize(value)
+        }
+    }
+
+    override fun write(value: EncryptionKey?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEncryptionKey.write(value, buf)
         }
     }
 }
@@ -4123,9 +5422,44 @@ public object FfiConverterSequenceTypeHitParam: FfiConverterRustBuffer<List<HitP
 
 
 
+public typealias EncryptionKey = kotlin.String
+public typealias FfiConverterTypeEncryptionKey = FfiConverterString
 
 
 
 
+
+
+
+
+        /**
+         * Sends every tracker's log lines to `logger`; `None` puts the platform
+         * log back (stderr; Logcat on Android). How much is logged is each
+         * tracker's `logLevel`.
+         */ fun `setLogger`(`logger`: Logger?)
+        = 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_hitkit_fn_func_set_logger(
+    
+        
+        FfiConverterOptionalTypeLogger.lower(`logger`),_status)
+}
+    
+    
+
+        /**
+         * The error's message, for the platforms' own error descriptions (Swift's
+         * `errorDescription`): the same words in every language.
+         */ fun `trackerErrorMessage`(`error`: TrackerException): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_hitkit_fn_func_tracker_error_message(
+    
+        
+        FfiConverterTypeTrackerError.lower(`error`),_status)
+}
+    )
+    }
+    
 
 

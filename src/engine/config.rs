@@ -1,68 +1,60 @@
-//! A tracker's configuration: defaults, the `set_config` keys, and the
-//! validation every path into it (constructor, JSON, `set_config`) shares.
+//! A tracker's configuration: the defaults, the `set_config` keys, and the
+//! one validation that the constructor, `from_json` and `set_config` share
+//! (docs/contract.md §6).
 
-use std::path::PathBuf;
+use super::error::{Result, TrackerError};
+use super::secret::EncryptionKey;
+use super::types::{LogLevel, OfflineModeKey};
 
-use super::error::{Error, Result};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageMode {
-    /// Nothing is written to disk; a hit that cannot be sent is lost.
-    Never,
-    /// Hits are stored only when the connection is lost.
-    Required,
-    /// Every hit is stored; only `dispatch` sends them.
-    Always,
-}
-
-impl StorageMode {
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "never" => Some(StorageMode::Never),
-            "required" => Some(StorageMode::Required),
-            "always" => Some(StorageMode::Always),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StorageMode::Never => "never",
-            StorageMode::Required => "required",
-            StorageMode::Always => "always",
-        }
-    }
-}
-
+/// Defaults are those of the AT SmartTag SDK. In Rust,
+/// `TrackerConfig { site, database_path, ..Default::default() }`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
+pub struct TrackerConfig {
+    /// Numeric site id (`s`).
     pub site: String,
-    pub database_path: PathBuf,
-    pub name: String,
+    /// A directory HitKit owns; created if missing (mode 0700).
+    pub database_path: String,
     pub log: String,
     pub log_ssl: String,
     pub domain: String,
     pub pixel_path: String,
+    /// `true`: `https` and `logSSL`; `false`: `http` and `log`.
     pub secure: bool,
+    /// Replaces everything before `?`, e.g. `http://127.0.0.1:8080/hit.xiti`.
     pub endpoint: Option<String>,
+    /// `uuid`: a v4 UUID made once and kept in the database; anything else
+    /// is the visitor id as it is.
     pub identifier: String,
-    pub storage: StorageMode,
-    pub max_hit_size: u32,
-    pub max_attempts: u32,
-    pub max_stored_hits: u64,
-    pub max_storage_age_days: u32,
-    pub request_timeout_ms: u64,
-    pub dispatch_concurrency: u32,
-    /// 64 hex digits: stored hits are sealed with AES-256-GCM.
-    pub encryption_key: Option<String>,
+    /// `None` means `Never`.
+    pub storage: Option<OfflineModeKey>,
+    pub max_hit_size: i32,
+    pub max_attempts: i32,
+    /// 0: no limit.
+    pub max_stored_hits: i64,
+    /// 0: no limit.
+    pub max_storage_age_days: i32,
+    pub request_timeout_ms: i64,
+    pub dispatch_concurrency: i32,
+    /// Trackers of different names keep separate hits in one database.
+    pub name: String,
+    /// 64 hex digits (32 bytes): stored hits are sealed with AES-256-GCM.
+    pub encryption_key: Option<EncryptionKey>,
+    /// What HitKit writes to the platform log; `None` means `Warning`.
+    pub log_level: Option<LogLevel>,
+    /// A parameter name (say `hid`): every hit then carries an id of its
+    /// own under it, the same across retries, restarts and `mh` parts, so
+    /// a collector can drop the duplicates that at-least-once delivery makes.
+    pub hit_id_parameter: Option<String>,
+    /// `false`: delegate and log messages name a hit by its collector URL
+    /// without the query (no visitor id, no screen names).
+    pub query_in_messages: bool,
 }
 
-impl Default for Settings {
+impl Default for TrackerConfig {
     fn default() -> Self {
-        Settings {
+        TrackerConfig {
             site: String::new(),
-            database_path: PathBuf::new(),
-            name: "default".into(),
+            database_path: String::new(),
             log: "logp".into(),
             log_ssl: "logs".into(),
             domain: "xiti.com".into(),
@@ -70,14 +62,18 @@ impl Default for Settings {
             secure: true,
             endpoint: None,
             identifier: "uuid".into(),
-            storage: StorageMode::Never,
+            storage: None,
             max_hit_size: 8000,
             max_attempts: 3,
             max_stored_hits: 20_000,
             max_storage_age_days: 30,
             request_timeout_ms: 15_000,
             dispatch_concurrency: 1,
+            name: "default".into(),
             encryption_key: None,
+            log_level: None,
+            hit_id_parameter: None,
+            query_in_messages: true,
         }
     }
 }
@@ -100,21 +96,33 @@ pub const CONFIG_KEYS: &[&str] = &[
     "requestTimeoutMs",
     "dispatchConcurrency",
     "encryptionKey",
+    "logLevel",
+    "hitIdParameter",
+    "queryInMessages",
 ];
 
 /// Keys fixed for a tracker's life: accepted by `from_json` only.
 pub const CONSTRUCTOR_KEYS: &[&str] = &["databasePath", "name"];
 
 /// Smallest `maxHitSize` that still leaves room for a split part's header.
-pub const MIN_HIT_SIZE: u32 = 256;
-pub const MAX_DISPATCH_CONCURRENCY: u32 = 16;
+pub const MIN_HIT_SIZE: i32 = 256;
+pub const MAX_HIT_SIZE: i32 = 1 << 20;
+pub const MAX_DISPATCH_CONCURRENCY: i32 = 16;
 
-impl Settings {
+impl TrackerConfig {
+    pub fn mode(&self) -> OfflineModeKey {
+        self.storage.unwrap_or(OfflineModeKey::Never)
+    }
+
+    pub fn log_level(&self) -> LogLevel {
+        self.log_level.unwrap_or(LogLevel::Warning)
+    }
+
     /// Checks every field; the error names the config key at fault.
     pub fn validate(&self) -> Result<()> {
         check_site(&self.site)?;
-        if self.database_path.as_os_str().is_empty() {
-            return Err(Error::config(
+        if self.database_path.is_empty() {
+            return Err(TrackerError::config(
                 "databasePath",
                 "must name a directory the app can write",
             ));
@@ -128,46 +136,48 @@ impl Settings {
             check_endpoint(endpoint)?;
         }
         if self.identifier.is_empty() {
-            return Err(Error::config(
+            return Err(TrackerError::config(
                 "identifier",
                 "must be `uuid` or a non-empty visitor id",
             ));
         }
         check_range(
             "maxHitSize",
-            self.max_hit_size as u64,
-            MIN_HIT_SIZE as u64,
-            1 << 20,
+            self.max_hit_size.into(),
+            MIN_HIT_SIZE.into(),
+            MAX_HIT_SIZE.into(),
         )?;
-        check_range("maxAttempts", self.max_attempts as u64, 1, 100)?;
+        check_range("maxAttempts", self.max_attempts.into(), 1, 100)?;
+        check_range("maxStoredHits", self.max_stored_hits, 0, i64::MAX)?;
         check_range(
             "maxStorageAgeDays",
-            self.max_storage_age_days as u64,
+            self.max_storage_age_days.into(),
             0,
             36_500,
         )?;
         check_range("requestTimeoutMs", self.request_timeout_ms, 1, 600_000)?;
         check_range(
             "dispatchConcurrency",
-            self.dispatch_concurrency as u64,
+            self.dispatch_concurrency.into(),
             1,
-            MAX_DISPATCH_CONCURRENCY as u64,
+            MAX_DISPATCH_CONCURRENCY.into(),
         )?;
-        // The pieces can each look right and still not make a URL (a domain
-        // ending in a number is read as a bad IPv4 address).
         // Checked even while `endpoint` is set: clearing it must not expose
         // a collector URL that cannot be sent.
         for sub in [&self.log, &self.log_ssl] {
             let url = format!("https://{sub}.{}{}", self.domain, self.pixel_path);
-            if reqwest::Url::parse(&url).is_err() {
-                return Err(Error::config(
+            if !super::hit::is_sendable_base(&url) {
+                return Err(TrackerError::config(
                     "domain",
                     format!("`{url}` is not a usable URL"),
                 ));
             }
         }
         if let Some(key) = &self.encryption_key {
-            super::codec::parse_key(key)?;
+            key.bytes()?;
+        }
+        if let Some(name) = &self.hit_id_parameter {
+            check_parameter_name(name)?;
         }
         Ok(())
     }
@@ -181,44 +191,43 @@ impl Settings {
         Ok(())
     }
 
-    /// Builds settings from a JSON object whose keys are the `set_config`
+    /// Builds a config from a JSON object whose keys are the `set_config`
     /// keys plus `databasePath` and `name`. Values may be strings, numbers
     /// or booleans.
-    pub fn from_json(json: &str) -> Result<Settings> {
+    pub fn from_json(json: &str) -> Result<TrackerConfig> {
         let value: serde_json::Value = serde_json::from_str(json)
-            .map_err(|e| Error::config("json", format!("malformed JSON: {e}")))?;
+            .map_err(|e| TrackerError::config("json", format!("malformed JSON: {e}")))?;
         let object = value
             .as_object()
-            .ok_or_else(|| Error::config("json", "expected a JSON object of config keys"))?;
-        let mut settings = Settings::default();
+            .ok_or_else(|| TrackerError::config("json", "expected a JSON object of config keys"))?;
+        let mut config = TrackerConfig::default();
         for (key, value) in object {
             let text = match value {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Number(n) => n.to_string(),
                 serde_json::Value::Bool(b) => b.to_string(),
-                serde_json::Value::Null if key == "endpoint" || key == "encryptionKey" => {
-                    String::new()
-                }
+                serde_json::Value::Null if OPTIONAL_KEYS.contains(&key.as_str()) => String::new(),
                 _ => {
-                    return Err(Error::config(
+                    return Err(TrackerError::config(
                         key,
                         "expected a string, a number or a boolean",
                     ));
                 }
             };
-            settings.assign(key, &text, true)?;
+            config.assign(key, &text, true)?;
         }
-        if settings.site.is_empty() {
-            return Err(Error::config("site", "is required"));
+        if config.site.is_empty() {
+            return Err(TrackerError::config("site", "is required"));
         }
-        if settings.database_path.as_os_str().is_empty() {
-            return Err(Error::config("databasePath", "is required"));
+        if config.database_path.is_empty() {
+            return Err(TrackerError::config("databasePath", "is required"));
         }
-        settings.validate()?;
-        Ok(settings)
+        config.validate()?;
+        Ok(config)
     }
 
     fn assign(&mut self, key: &str, value: &str, constructing: bool) -> Result<()> {
+        let optional = |value: &str| (!value.is_empty()).then(|| value.to_owned());
         match key {
             "log" => self.log = value.to_owned(),
             "logSSL" => self.log_ssl = value.to_owned(),
@@ -228,43 +237,41 @@ impl Settings {
             "secure" => self.secure = parse_bool(key, value)?,
             "identifier" => self.identifier = value.to_owned(),
             "storage" => {
-                self.storage = StorageMode::parse(value).ok_or_else(|| {
-                    Error::config(
+                self.storage = Some(OfflineModeKey::parse(value).ok_or_else(|| {
+                    TrackerError::config(
                         key,
                         format!("`{value}` is not one of required, always, never"),
                     )
-                })?
+                })?)
             }
-            "endpoint" => {
-                self.endpoint = if value.is_empty() {
-                    None
-                } else {
-                    Some(value.to_owned())
-                }
-            }
+            "endpoint" => self.endpoint = optional(value),
             "maxHitSize" => self.max_hit_size = parse_number(key, value)?,
             "maxAttempts" => self.max_attempts = parse_number(key, value)?,
             "maxStoredHits" => self.max_stored_hits = parse_number(key, value)?,
             "maxStorageAgeDays" => self.max_storage_age_days = parse_number(key, value)?,
             "requestTimeoutMs" => self.request_timeout_ms = parse_number(key, value)?,
             "dispatchConcurrency" => self.dispatch_concurrency = parse_number(key, value)?,
-            "encryptionKey" => {
-                self.encryption_key = if value.is_empty() {
-                    None
-                } else {
-                    Some(value.to_owned())
-                }
+            "encryptionKey" => self.encryption_key = optional(value).map(EncryptionKey::new),
+            "logLevel" => {
+                self.log_level = Some(LogLevel::parse(value).ok_or_else(|| {
+                    TrackerError::config(
+                        key,
+                        format!("`{value}` is not one of off, error, warning, info, debug"),
+                    )
+                })?)
             }
+            "hitIdParameter" => self.hit_id_parameter = optional(value),
+            "queryInMessages" => self.query_in_messages = parse_bool(key, value)?,
             "databasePath" | "name" if !constructing => {
-                return Err(Error::config(
+                return Err(TrackerError::config(
                     key,
                     "is fixed for a tracker's life: set it when creating the tracker",
                 ));
             }
-            "databasePath" => self.database_path = PathBuf::from(value),
+            "databasePath" => self.database_path = value.to_owned(),
             "name" => self.name = value.to_owned(),
             _ => {
-                return Err(Error::config(
+                return Err(TrackerError::config(
                     key,
                     format!("unknown key; known keys: {}", CONFIG_KEYS.join(", ")),
                 ));
@@ -285,13 +292,27 @@ impl Settings {
         };
         format!("{scheme}://{sub}.{}{}", self.domain, self.pixel_path)
     }
+
+    /// The config as `config()` returns it: the key is never handed back.
+    pub fn redacted(&self) -> TrackerConfig {
+        TrackerConfig {
+            encryption_key: self
+                .encryption_key
+                .as_ref()
+                .map(|_| EncryptionKey::redacted()),
+            ..self.clone()
+        }
+    }
 }
+
+/// Keys a JSON `null` clears.
+const OPTIONAL_KEYS: &[&str] = &["endpoint", "encryptionKey", "hitIdParameter"];
 
 fn parse_bool(key: &str, value: &str) -> Result<bool> {
     match value {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(Error::config(
+        _ => Err(TrackerError::config(
             key,
             format!("`{value}` is not `true` or `false`"),
         )),
@@ -302,14 +323,19 @@ fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
     value
         .trim()
         .parse()
-        .map_err(|_| Error::config(key, format!("`{value}` is not a non-negative whole number")))
+        .map_err(|_| TrackerError::config(key, format!("`{value}` is not a whole number")))
 }
 
-fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<()> {
+fn check_range(key: &str, value: i64, min: i64, max: i64) -> Result<()> {
     if value < min || value > max {
-        return Err(Error::config(
+        let range = if max == i64::MAX {
+            format!("{min} or more")
+        } else {
+            format!("{min}..={max}")
+        };
+        return Err(TrackerError::config(
             key,
-            format!("{value} is out of range {min}..={max}"),
+            format!("{value} is out of range: {range}"),
         ));
     }
     Ok(())
@@ -317,7 +343,7 @@ fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<()> {
 
 fn check_site(site: &str) -> Result<()> {
     if site.is_empty() || !site.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::config(
+        return Err(TrackerError::config(
             "site",
             format!("`{site}` is not a numeric site id"),
         ));
@@ -332,9 +358,23 @@ fn check_name(name: &str) -> Result<()> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if !ok {
-        return Err(Error::config(
+        return Err(TrackerError::config(
             "name",
             "must be 1 to 64 letters, digits, `-`, `_` or `.`",
+        ));
+    }
+    Ok(())
+}
+
+fn check_parameter_name(name: &str) -> Result<()> {
+    let ok = name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+    if !ok {
+        return Err(TrackerError::config(
+            "hitIdParameter",
+            format!("`{name}` is not a parameter name (1 to 32 letters, digits, `-_.~`)"),
         ));
     }
     Ok(())
@@ -348,7 +388,10 @@ fn check_host_label(key: &str, value: &str) -> Result<()> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
     if !ok {
-        return Err(Error::config(key, format!("`{value}` is not a host name")));
+        return Err(TrackerError::config(
+            key,
+            format!("`{value}` is not a host name"),
+        ));
     }
     Ok(())
 }
@@ -359,7 +402,7 @@ fn check_pixel_path(path: &str) -> Result<()> {
             .bytes()
             .all(|b| b.is_ascii_graphic() && !b"?#%".contains(&b));
     if !ok {
-        return Err(Error::config(
+        return Err(TrackerError::config(
             "pixelPath",
             format!("`{path}` is not a path like /hit.xiti"),
         ));
@@ -368,8 +411,15 @@ fn check_pixel_path(path: &str) -> Result<()> {
 }
 
 fn check_endpoint(endpoint: &str) -> Result<()> {
-    let bad = |why: &str| Error::config("endpoint", format!("`{endpoint}` {why}"));
-    let url = reqwest::Url::parse(endpoint).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    let bad = |why: &str| TrackerError::config("endpoint", format!("`{endpoint}` {why}"));
+    // The URL parser is built without Unicode host tables (they would add
+    // 137 KB to the library): an international host is written `xn--…`.
+    if !endpoint.is_ascii() {
+        return Err(bad(
+            "must be ASCII: write an international host name as xn--…",
+        ));
+    }
+    let url = url::Url::parse(endpoint).map_err(|e| bad(&format!("is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("must use http or https"));
     }
