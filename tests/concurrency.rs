@@ -87,6 +87,15 @@ fn race(storage: OfflineModeKey) {
         .map(|h| h.param("n").unwrap().to_owned())
         .collect();
     assert_eq!((unique.len(), delivered.len()), (produced, produced));
+    // One at a time (dispatchConcurrency 1): each thread's hits arrive in
+    // the order that thread made them.
+    let mut next = vec![0usize; THREADS];
+    for hit in &delivered {
+        let (t, i) = hit.param("n").unwrap().split_once('-').unwrap();
+        let (t, i): (usize, usize) = (t.parse().unwrap(), i.parse().unwrap());
+        assert_eq!(i, next[t], "thread {t}: hit {i} arrived out of order");
+        next[t] += 1;
+    }
 }
 
 #[test]

@@ -80,6 +80,7 @@ const KEYS: &[(&str, &[&str], &[&str])] = &[
         &["has space", "a&b", "é"],
     ),
     ("queryInMessages", &["true", "false"], &["", "no"]),
+    ("optOut", &["true", "false"], &["", "yes"]),
 ];
 
 #[test]

@@ -217,22 +217,6 @@ fn concurrency_above_one_delivers_everything_on_kept_alive_connections() {
 }
 
 #[test]
-fn fire_and_forget_dispatches_are_merged() {
-    let fx = Fixture::new();
-    let (tracker, _) = stored(&fx, 5);
-    fx.collector
-        .set_mode(Mode::Delay(Duration::from_millis(20)));
-    let offline = tracker.offline();
-    for _ in 0..50 {
-        offline.dispatch(false);
-    }
-    assert!(fx.collector.wait_for_delivered(5, T));
-    flush(&tracker);
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(fx.collector.hits().len(), 5, "no hit sent twice");
-}
-
-#[test]
 fn automatic_passes_back_off_after_a_failed_pass_but_dispatch_does_not() {
     let fx = Fixture::new();
     let (tracker, _) = fx.tracker(OfflineModeKey::Required);

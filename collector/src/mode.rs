@@ -24,11 +24,14 @@ pub enum Mode {
     Hang,
     /// Answer `200` after this delay.
     Delay(Duration),
+    /// Answer `200` with a body of this many bytes, written as fast as the
+    /// client reads (a hostile or broken server).
+    HugeBody(u64),
 }
 
 impl Mode {
     /// Parses the spellings produced by [`Display`](fmt::Display):
-    /// `ok`, `refuse`, `reset`, `reset-mid`, `hang`, `delay-<ms>`,
+    /// `ok`, `refuse`, `reset`, `reset-mid`, `hang`, `delay-<ms>`, `body-<bytes>`,
     /// `<status>` and `<status>,retry-after=<secs>`.
     pub fn parse(s: &str) -> Result<Mode, String> {
         let s = s.trim().to_ascii_lowercase();
@@ -39,7 +42,12 @@ impl Mode {
             "reset-mid" => Mode::ResetMidResponse,
             "hang" => Mode::Hang,
             _ => {
-                if let Some(ms) = s.strip_prefix("delay-") {
+                if let Some(bytes) = s.strip_prefix("body-") {
+                    let bytes = bytes
+                        .parse()
+                        .map_err(|_| format!("bad size in {s:?}: expected body-<bytes>"))?;
+                    Mode::HugeBody(bytes)
+                } else if let Some(ms) = s.strip_prefix("delay-") {
                     let ms = ms.parse().map_err(|_| {
                         format!("bad delay in {s:?}: expected delay-<milliseconds>")
                     })?;
@@ -56,7 +64,7 @@ impl Mode {
 fn parse_status(s: &str) -> Result<Mode, String> {
     let unknown = || {
         format!(
-            "unknown mode {s:?}: expected ok, refuse, reset, reset-mid, hang, delay-<ms> or a status code 200-599"
+            "unknown mode {s:?}: expected ok, refuse, reset, reset-mid, hang, delay-<ms>, body-<bytes> or a status code 200-599"
         )
     };
     let (code, retry) = match s.split_once(',') {
@@ -103,6 +111,7 @@ impl fmt::Display for Mode {
             Mode::ResetMidResponse => f.write_str("reset-mid"),
             Mode::Hang => f.write_str("hang"),
             Mode::Delay(d) => write!(f, "delay-{}", d.as_millis()),
+            Mode::HugeBody(bytes) => write!(f, "body-{bytes}"),
         }
     }
 }
@@ -127,6 +136,7 @@ mod tests {
             Mode::ResetMidResponse,
             Mode::Hang,
             Mode::Delay(Duration::from_millis(250)),
+            Mode::HugeBody(1 << 30),
             Mode::Status {
                 code: 404,
                 retry_after: None,

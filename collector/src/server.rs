@@ -232,6 +232,28 @@ async fn apply(
             let _ = mode.changed().await;
             return Next::Close;
         }
+        Mode::HugeBody(bytes) => {
+            journal.settle(pending, Some(200));
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {bytes}\r\n\r\n");
+            if stream.write_all(head.as_bytes()).await.is_err() {
+                return Next::Close;
+            }
+            let chunk = vec![0u8; 64 * 1024];
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                // The client hanging up ends it: that is what it should do.
+                if stream.write_all(&chunk[..n]).await.is_err() {
+                    return Next::Close;
+                }
+                left -= n as u64;
+            }
+            return if keep_alive {
+                Next::KeepOpen
+            } else {
+                Next::Close
+            };
+        }
         // Accepted just before the listener closed: drop it like the rest.
         Mode::Refuse => {
             journal.settle(pending, None);

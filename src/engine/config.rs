@@ -99,7 +99,12 @@ pub const CONFIG_KEYS: &[&str] = &[
     "logLevel",
     "hitIdParameter",
     "queryInMessages",
+    OPT_OUT_KEY,
 ];
+
+/// The user's choice not to be tracked: kept in the database, not in the
+/// configuration (it outlives a restart whatever the app's config says).
+pub const OPT_OUT_KEY: &str = "optOut";
 
 /// Keys fixed for a tracker's life: accepted by `from_json` only.
 pub const CONSTRUCTOR_KEYS: &[&str] = &["databasePath", "name"];
@@ -262,6 +267,13 @@ impl TrackerConfig {
             }
             "hitIdParameter" => self.hit_id_parameter = optional(value),
             "queryInMessages" => self.query_in_messages = parse_bool(key, value)?,
+            OPT_OUT_KEY => {
+                return Err(TrackerError::config(
+                    key,
+                    "is the user's choice, kept by HitKit: set it on a tracker (setOptOut or \
+                     setConfig), not when creating one",
+                ));
+            }
             "databasePath" | "name" if !constructing => {
                 return Err(TrackerError::config(
                     key,
@@ -308,7 +320,7 @@ impl TrackerConfig {
 /// Keys a JSON `null` clears.
 const OPTIONAL_KEYS: &[&str] = &["endpoint", "encryptionKey", "hitIdParameter"];
 
-fn parse_bool(key: &str, value: &str) -> Result<bool> {
+pub fn parse_bool(key: &str, value: &str) -> Result<bool> {
     match value {
         "true" => Ok(true),
         "false" => Ok(false),

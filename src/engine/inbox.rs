@@ -90,8 +90,26 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    /// `Err` gives the command back: the tracker is closed.
+    /// From the app's thread: wakes the worker only if it sleeps for good
+    /// (no system call while it lingers). `Err` gives the command back:
+    /// the tracker is closed.
     pub fn push(&self, command: Command) -> std::result::Result<(), Command> {
+        self.enqueue(command)?;
+        self.wake();
+        Ok(())
+    }
+
+    /// From HitKit's own threads (a transport's answer): wakes the worker
+    /// at once, lingering or not, so a pass waits on the network only.
+    pub fn push_now(&self, command: Command) -> std::result::Result<(), Command> {
+        self.enqueue(command)?;
+        if let Some(worker) = self.worker.get() {
+            worker.unpark();
+        }
+        Ok(())
+    }
+
+    fn enqueue(&self, command: Command) -> std::result::Result<(), Command> {
         {
             let mut queue = lock(&self.queue);
             if queue.closed {
@@ -112,7 +130,6 @@ impl Inbox {
             queue.commands.push(command);
             self.has_work.store(true, Ordering::SeqCst);
         }
-        self.wake();
         Ok(())
     }
 

@@ -70,6 +70,9 @@ impl Engine {
         let (store, more) = database.hit_store(&config.name)?;
         notices.extend(more);
         let claims = store.claim(&config.name, store::CLOSE_WAIT)?;
+        // Applied here, so that from the first call on, the store reads as
+        // this tracker's key says (a wrong or missing key: locked).
+        let key_state = database.use_key(config.encryption_key.as_ref())?;
         let shared = Arc::new(Shared {
             events: Events::default(),
             network_available: AtomicBool::new(true),
@@ -90,6 +93,7 @@ impl Engine {
             store: store.clone(),
             transport,
             claim: claims.worker,
+            key_state,
         });
         std::thread::Builder::new()
             .name("hitkit".into())
@@ -144,6 +148,14 @@ impl Engine {
     /// Applies one `set_config` key; `done` hears `true` once the worker
     /// uses it, `false` (before the error returns) if it is refused.
     pub fn set_config(&self, key: &str, value: &str, done: Option<Completion>) -> Result<()> {
+        if key == config::OPT_OUT_KEY {
+            let answer = config::parse_bool(key, value).and_then(|opted| self.set_opted_out(opted));
+            if let Some(done) = done {
+                let ok = answer.is_ok();
+                events::call_back(|| done(ok));
+            }
+            return answer;
+        }
         self.reconfigure(|config| config.set(key, value), done)
     }
 

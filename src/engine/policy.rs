@@ -178,12 +178,16 @@ impl Backoff {
         self.paced_until = Some(now + delay);
     }
 
-    /// A send that got through, or the network coming back: start afresh
-    /// (the server's pacing stands: the network coming back changes nothing
-    /// for the server).
+    /// The network coming back: start afresh (the server's pacing stands:
+    /// the network coming back changes nothing for the server).
     pub fn reset(&mut self) {
         self.failures = 0;
         self.not_before = None;
+    }
+
+    /// A hit the collector accepted: it is taking hits again, pacing over.
+    pub fn delivered(&mut self) {
+        *self = Backoff::default();
     }
 }
 
@@ -326,13 +330,15 @@ mod tests {
     }
 
     #[test]
-    fn pacing_outlives_a_reset_but_not_its_time() {
+    fn pacing_outlives_a_reset_but_not_its_time_or_a_delivery() {
         let now = Instant::now();
         let mut backoff = Backoff::default();
         backoff.pace(now, Duration::from_secs(10));
         backoff.reset();
         assert!(!backoff.allows_automatic_pass(now + Duration::from_secs(9)));
         assert!(backoff.allows_automatic_pass(now + Duration::from_secs(10)));
+        backoff.delivered();
+        assert!(!backoff.is_paced(now));
     }
 
     #[test]

@@ -145,9 +145,7 @@ fn open_sled(path: &Path, copy: Option<&Path>, cache_bytes: u64) -> Result<Opene
         loop {
             let opened = catch_unwind(AssertUnwindSafe(|| config.open()));
             match &opened {
-                Ok(Err(sled::Error::Io(e)))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < give_up =>
-                {
+                Ok(Err(sled::Error::Io(e))) if is_busy(e) && Instant::now() < give_up => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 _ => return opened,
@@ -159,6 +157,12 @@ fn open_sled(path: &Path, copy: Option<&Path>, cache_bytes: u64) -> Result<Opene
             return Ok(Opened {
                 db,
                 notices: Vec::new(),
+            });
+        }
+        Ok(Err(sled::Error::Io(e))) if is_busy(&e) => {
+            let dir = path.parent().unwrap_or(path);
+            return Err(TrackerError::StorageLocked {
+                path: dir.display().to_string(),
             });
         }
         Ok(Err(sled::Error::Io(e))) if says_nothing_about_the_files(&e) => {
@@ -211,6 +215,14 @@ fn open_sled(path: &Path, copy: Option<&Path>, cache_bytes: u64) -> Result<Opene
     }
 }
 
+/// sled's own file lock is still held (by an instance of this process
+/// finishing its close: sled lets go of its files on its own threads).
+/// sled says so as `WouldBlock`, or as an `Other` error with this text.
+fn is_busy(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::WouldBlock
+        || error.to_string().contains("could not acquire lock")
+}
+
 fn says_nothing_about_the_files(error: &std::io::Error) -> bool {
     use std::io::ErrorKind as K;
     const TOO_MANY_OPEN_FILES: i32 = 24; // EMFILE, on Linux, Android and Darwin alike
@@ -261,4 +273,24 @@ pub fn remove_damaged_copies(dir: &Path, cutoff_ms: Option<u64>) -> usize {
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// sled holding its own lock (a closing instance of this process) is a
+    /// busy store: it must never be taken for damage and moved aside.
+    #[test]
+    fn sleds_own_lock_is_busy_not_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let held = sled_config(&path, 1 << 20).open().unwrap();
+        let error = match sled_config(&path, 1 << 20).open() {
+            Err(sled::Error::Io(e)) => e,
+            other => panic!("a second open: {other:?}"),
+        };
+        assert!(is_busy(&error), "{error}");
+        drop(held);
+    }
 }

@@ -46,7 +46,7 @@ impl ResponseSink {
     fn deliver(&self, response: Response) {
         if let Some(inbox) = self.inbox.upgrade() {
             // A closed inbox: the tracker is gone and so is the question.
-            let _ = inbox.push(Command::Sent {
+            let _ = inbox.push_now(Command::Sent {
                 token: self.token,
                 response,
             });

@@ -96,6 +96,8 @@ pub struct Worker {
     /// `flush` callers: each waits for the hits and the dispatch requests
     /// made before it (`(next hit seq, next request number)` at its call).
     flush_waiters: Vec<(u64, u64, oneshot::Sender<Result<()>>)>,
+    /// `never`-mode hits dropped since the live queue filled up.
+    live_overflow: u64,
     /// Order of the app's calls that made hits.
     next_seq: u64,
     /// Explicit dispatch requests: numbered in order, pending until their
@@ -122,6 +124,7 @@ pub struct Parts {
     pub store: Arc<HitStore>,
     pub transport: Arc<dyn Transport>,
     pub claim: Arc<Claim>,
+    pub key_state: KeyState,
 }
 
 impl Worker {
@@ -137,7 +140,7 @@ impl Worker {
             transport: parts.transport,
             last_key: (0, 0),
             visitor: None,
-            key_state: KeyState::Clear,
+            key_state: parts.key_state,
             held: VecDeque::new(),
             pending: VecDeque::new(),
             changes: Changes::default(),
@@ -150,6 +153,7 @@ impl Worker {
             next_pass: Vec::new(),
             replies: Vec::new(),
             flush_waiters: Vec::new(),
+            live_overflow: 0,
             next_seq: 0,
             next_request: 0,
             pending_requests: BTreeSet::new(),
@@ -206,7 +210,9 @@ impl Worker {
     /// journal recovery, the age limit.
     fn start(&mut self) {
         self.shared.events.set_log_level(self.config.log_level());
-        self.apply_key(true);
+        // The key was applied as the tracker opened (Engine::start).
+        let state = std::mem::replace(&mut self.key_state, KeyState::Clear);
+        self.key_state_is(state);
         self.init_last_key();
         self.recover_journal();
         self.enforce_age_limit();
@@ -247,7 +253,6 @@ impl Worker {
         self.check_timers();
         self.finish_pass_if_over();
         self.decide_live();
-        self.apply_changes();
         self.sync_round();
         self.start_sends();
     }
@@ -371,15 +376,23 @@ impl Worker {
         match self.config.mode() {
             OfflineModeKey::Always => self.store_hit(hit),
             OfflineModeKey::Never if self.live.len() >= policy::MAX_LIVE_QUEUE => {
-                self.shared.events.warning(format!(
-                    "{} hits are waiting to be sent (the collector is slow or unreachable): \
-                     this one is dropped, as `never` mode allows",
-                    policy::MAX_LIVE_QUEUE
-                ));
+                if self.live_overflow == 0 {
+                    self.shared.events.warning(format!(
+                        "{} hits are waiting to be sent (the collector is slow or \
+                         unreachable): new hits are dropped until they go, as `never` \
+                         mode allows",
+                        policy::MAX_LIVE_QUEUE
+                    ));
+                }
+                self.live_overflow += 1;
                 self.fail_hit(hit);
             }
             OfflineModeKey::Never => self.live.push(hit),
             OfflineModeKey::Required if self.live.len() >= policy::MAX_LIVE_QUEUE => {
+                // Memory stays bounded and order is kept: the waiting hits
+                // (journaled already) are stored, in order, and this one
+                // behind them.
+                self.store_waiting_live_hits();
                 self.store_hit(hit)
             }
             OfflineModeKey::Required => {
@@ -559,15 +572,13 @@ impl Worker {
                 return;
             }
         };
-        if !self.store.codec().can_write() {
-            return;
-        }
+        let writable = self.store.codec().can_write();
         let olt = now_ms() as f64 / 1000.0;
         let mut recovered = 0;
         let mut unreadable = 0;
         for (key, record) in entries {
             match record {
-                Ok(record) => {
+                Ok(record) if writable => {
                     if !matches!(self.store.contains(&key), Ok(true)) {
                         self.changes.insert(
                             key,
@@ -580,6 +591,7 @@ impl Worker {
                     }
                     self.changes.unjournal(&key);
                 }
+                Ok(_) => {}
                 Err(_) => unreadable += 1,
             }
         }
@@ -611,7 +623,7 @@ impl Worker {
             self.warn_if_cleartext();
         }
         if key_changed {
-            self.apply_key(false);
+            self.apply_key();
         }
         if let Some(done) = done {
             call_back(|| done(true));
@@ -620,26 +632,16 @@ impl Worker {
 
     /// Applies the tracker's key to the database; hits held while it was
     /// locked go on when it opens.
-    fn apply_key(&mut self, starting: bool) {
+    fn apply_key(&mut self) {
         let result = match &self.config.encryption_key {
-            None if !starting => self
+            None => self
                 .database
                 .turn_encryption_off()
                 .map(|()| KeyState::Clear),
             key => self.database.use_key(key.as_ref()),
         };
         match result {
-            Ok(state) => {
-                if let KeyState::Locked(why) = &state
-                    && self.key_state != state
-                {
-                    self.shared.events.error(format!(
-                        "stored hits cannot be read or written: {why}. They are kept, and \
-                         new hits are kept in memory, until the right key is set"
-                    ));
-                }
-                self.key_state = state;
-            }
+            Ok(state) => self.key_state_is(state),
             Err(e) => self
                 .shared
                 .events
@@ -647,14 +649,25 @@ impl Worker {
         }
         if !matches!(self.key_state, KeyState::Locked(_)) {
             self.visitor = None;
-            if !starting {
-                self.recover_journal();
-            }
+            self.recover_journal();
             for held in std::mem::take(&mut self.held) {
                 self.track(held);
             }
         }
         self.report_unreadable();
+    }
+
+    /// Records where the key left the store; locked is said once.
+    fn key_state_is(&mut self, state: KeyState) {
+        if let KeyState::Locked(why) = &state
+            && self.key_state != state
+        {
+            self.shared.events.error(format!(
+                "stored hits cannot be read or written: {why}. They are kept, and \
+                 new hits are kept in memory, until the right key is set"
+            ));
+        }
+        self.key_state = state;
     }
 
     /// Once per tracker (and per change of collector): hits sent in clear
@@ -848,7 +861,7 @@ impl Worker {
                 self.changes.remove(key);
                 self.dirty = true;
                 pass.report.sent += 1;
-                self.backoff.reset();
+                self.backoff.delivered();
                 let url = self.message_of(url);
                 self.emit(Event::SendDidEnd {
                     status: HitStatus::Success,
@@ -1016,6 +1029,12 @@ impl Worker {
     }
 
     fn send_live(&mut self) {
+        if self.live_overflow > 0 && self.live.len() < policy::MAX_LIVE_QUEUE {
+            self.shared.events.warning(format!(
+                "{} hit(s) were dropped while the live queue was full",
+                std::mem::take(&mut self.live_overflow)
+            ));
+        }
         if self.live.in_flight.is_some() || self.closing {
             return;
         }
@@ -1073,7 +1092,7 @@ impl Worker {
                     self.live.hits.pop_front();
                 }
                 if delivered {
-                    self.backoff.reset();
+                    self.backoff.delivered();
                 }
                 let url = self.message(&part.query);
                 let status = if delivered {
@@ -1102,6 +1121,15 @@ impl Worker {
                     }
                 }
             }
+        }
+    }
+
+    /// Stores every live hit still waiting (not the one in flight), in order.
+    fn store_waiting_live_hits(&mut self) {
+        let keep = usize::from(self.live.in_flight.is_some());
+        let waiting: Vec<LiveHit> = self.live.hits.drain(keep..).collect();
+        for hit in waiting {
+            self.store_hit(hit);
         }
     }
 
@@ -1154,7 +1182,10 @@ impl Worker {
         let flush_due = !self.flush_waiters.is_empty() && (self.dirty || self.must_sync);
         let commit_due = self.dirty && self.last_sync.elapsed() >= policy::COMMIT_EVERY;
         let mut result = Ok(());
+        // A pass's deletes wait here for the next sync: sled writes its log
+        // twice for every batch, so one batch per sync, not per answer.
         if self.must_sync || flush_due || commit_due || !self.replies.is_empty() && self.dirty {
+            self.apply_changes();
             result = self.database.sync();
             self.last_sync = Instant::now();
             self.must_sync = false;

@@ -1,0 +1,477 @@
+//! Every request honoured, every acknowledgement true (docs/contract.md §3,
+//! §4, §5): what `dispatch`, `flush`, `save_did_end` and the journal
+//! promise, checked where the promise is easiest to break.
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(10);
+
+fn stored(fx: &Fixture, n: usize) -> (Arc<Tracker>, Arc<Recorder>) {
+    let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
+    for name in names("h", n) {
+        screen(&tracker, &name);
+    }
+    flush(&tracker);
+    assert_eq!(tracker.offline().count(), n as i64);
+    (tracker, seen)
+}
+
+// ---- dispatch requests ----
+
+/// A `dispatch()` asked for while a pass runs is not dropped: the hit
+/// tracked just before it goes out too.
+#[test]
+fn a_dispatch_during_a_pass_sends_the_hit_tracked_before_it() {
+    let fx = Fixture::new();
+    let (tracker, _) = stored(&fx, 40);
+    fx.collector
+        .set_mode(Mode::Delay(Duration::from_millis(15)));
+    tracker.offline().dispatch(false);
+    assert!(fx.collector.wait_for_requests(1, T));
+    screen(&tracker, "late");
+    tracker.offline().dispatch(false);
+    assert!(
+        eventually(T, || tracker.offline().count() == 0),
+        "{} still stored",
+        tracker.offline().count()
+    );
+    let pages = pages(&fx.collector.delivered());
+    assert_eq!(pages.len(), 41);
+    assert_eq!(pages.last().map(String::as_str), Some("late"));
+}
+
+/// `dispatch()` then `dispatch_and_wait()` at once share one pass: one
+/// request per hit, one attempt each, and the waiter gets that pass's
+/// report.
+#[test]
+fn overlapping_requests_share_one_pass_and_one_attempt() {
+    let fx = Fixture::new();
+    let (tracker, _) = stored(&fx, 5);
+    fx.collector.set_mode(Mode::Status {
+        code: 500,
+        retry_after: None,
+    });
+    tracker.offline().dispatch(false);
+    let report = dispatch(&tracker);
+    assert_eq!(fx.collector.hits().len(), 5, "one request per hit");
+    assert_eq!(
+        (report.failed, report.remaining),
+        (5, 5),
+        "the waiter gets the shared pass's report: {report:?}"
+    );
+    let attempts: Vec<i32> = tracker
+        .offline()
+        .get()
+        .unwrap()
+        .iter()
+        .map(|h| h.retry_count)
+        .collect();
+    assert_eq!(attempts, [1; 5]);
+}
+
+/// A deadline cuts a pass short; the report still says what went out, and
+/// it is given after the deletes are synced.
+#[test]
+fn the_report_of_a_cut_pass_counts_what_was_sent() {
+    let fx = Fixture::new();
+    let (tracker, _) = stored(&fx, 100);
+    fx.collector
+        .set_mode(Mode::Delay(Duration::from_millis(20)));
+    let report = wait(tracker.offline().dispatch_and_wait(Some(300), false)).unwrap();
+    let delivered = fx.collector.delivered().len() as i64;
+    assert!(report.sent > 0 && report.sent < 100, "{report:?}");
+    // A send answered after the deadline was not counted: at most one.
+    assert!(
+        delivered - report.sent <= 1,
+        "collector {delivered}, report {report:?}"
+    );
+    assert_eq!(report.remaining, tracker.offline().count());
+    assert_eq!(report.sent + report.remaining, 100, "{report:?}");
+}
+
+// ---- acknowledgements ----
+
+/// A hit dropped by `maxStoredHits` before its sync is never reported
+/// saved: the delegate hears of the drop instead.
+#[test]
+fn a_hit_dropped_to_make_room_is_never_reported_saved() {
+    let fx = Fixture::new();
+    let (tracker, seen) = tracker_with(TrackerConfig {
+        max_stored_hits: 3,
+        ..fx.config(OfflineModeKey::Always)
+    });
+    // One burst: the five hits share a round, so the first two are dropped
+    // before the round's sync.
+    for name in names("m", 5) {
+        screen(&tracker, &name);
+    }
+    flush(&tracker);
+    let stored = stored_urls(&tracker);
+    assert_eq!(stored.len(), 3);
+    let page = |text: &str| {
+        text.split(['&', ' '])
+            .find_map(|p| p.strip_prefix("p="))
+            .map(str::to_owned)
+    };
+    let stored: Vec<String> = stored.iter().filter_map(|u| page(u)).collect();
+    // Each hit's story: saved only while it is stored, dropped at most once
+    // and never saved after it was dropped.
+    let mut saved = Vec::new();
+    let mut dropped = Vec::new();
+    for event in seen.all() {
+        match event {
+            Seen::Saved(url) => {
+                let p = page(&url).unwrap();
+                assert!(
+                    !dropped.contains(&p),
+                    "{p} reported saved after it was dropped"
+                );
+                saved.push(p);
+            }
+            Seen::Warning(w) if w.contains("maxStoredHits") => dropped.push(page(&w).unwrap()),
+            _ => {}
+        }
+    }
+    assert_eq!(dropped.len(), 2, "every drop reported once: {dropped:?}");
+    for p in &stored {
+        assert!(saved.contains(p), "{p} stored but never reported saved");
+    }
+    for p in &saved {
+        assert!(
+            stored.contains(p) || dropped.contains(p),
+            "{p} saved, then neither stored nor dropped"
+        );
+    }
+}
+
+/// For every hit, the delegate's story is in order: built, then saved
+/// (if it was stored), then sent.
+#[test]
+fn the_delegate_hears_each_hits_story_in_order() {
+    let fx = Fixture::new();
+    let (tracker, seen) = tracker_with(TrackerConfig {
+        request_timeout_ms: 500,
+        ..fx.config(OfflineModeKey::Required)
+    });
+    for round in 0..20 {
+        fx.collector.set_mode(if round % 2 == 0 {
+            Mode::Refuse
+        } else {
+            Mode::Ok
+        });
+        for i in 0..10 {
+            tracker
+                .send(vec![HitParam::new("n", format!("{round}-{i}"))])
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    fx.collector.set_mode(Mode::Ok);
+    flush(&tracker);
+    while tracker.offline().count() > 0 {
+        dispatch(&tracker);
+    }
+    let n = |url: &str| {
+        url.split('&')
+            .find_map(|p| p.strip_prefix("n="))
+            .unwrap()
+            .to_owned()
+    };
+    let mut story: HashMap<String, Vec<&'static str>> = HashMap::new();
+    for event in seen.all() {
+        match event {
+            Seen::Built(_, url) => story.entry(n(&url)).or_default().push("built"),
+            Seen::Saved(url) => story.entry(n(&url)).or_default().push("saved"),
+            Seen::Sent(HitStatus::Success, url) => story.entry(n(&url)).or_default().push("sent"),
+            _ => {}
+        }
+    }
+    assert_eq!(story.len(), 200);
+    for (hit, events) in &story {
+        let ok = events == &["built", "sent"] || events == &["built", "saved", "sent"];
+        assert!(ok, "hit {hit}: {events:?}");
+    }
+}
+
+/// A panic inside the worker is contained: reported, the worker goes on
+/// with the same store, and nothing acknowledged is lost.
+#[test]
+fn a_panic_in_the_worker_is_reported_and_loses_nothing() {
+    let fx = Fixture::new();
+    let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
+    for name in names("before", 5) {
+        screen(&tracker, &name);
+    }
+    tracker.engine().inject_panic().unwrap();
+    for name in names("after", 5) {
+        screen(&tracker, &name);
+    }
+    flush(&tracker);
+    assert!(
+        seen.errors().iter().any(|e| e.contains("was restarted")),
+        "{:?}",
+        seen.errors()
+    );
+    assert_eq!(tracker.offline().count(), 10);
+    assert_eq!(seen.saved(), 10);
+    assert_eq!(dispatch(&tracker).sent, 10);
+    let mut expected = names("before", 5);
+    expected.extend(names("after", 5));
+    assert_eq!(pages(&fx.collector.delivered()), expected);
+}
+
+/// A worker that keeps failing stops for good, and says so: later calls
+/// are refused with a typed error, a configuration change hears `false`
+/// and changes nothing.
+#[test]
+fn a_worker_that_keeps_failing_stops_and_every_call_says_so() {
+    let fx = Fixture::new();
+    let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
+    for _ in 0..5 {
+        tracker.engine().inject_panic().unwrap();
+    }
+    assert!(eventually(T, || seen
+        .errors()
+        .iter()
+        .any(|e| e.contains("stopped"))));
+    let before = tracker.config();
+    let heard = Arc::new(std::sync::Mutex::new(None));
+    struct Heard(Arc<std::sync::Mutex<Option<bool>>>);
+    impl SetConfigCallback for Heard {
+        fn on_set(&self, is_set: bool) {
+            *self.0.lock().unwrap() = Some(is_set);
+        }
+    }
+    let result = tracker.set_config(
+        "maxAttempts".into(),
+        "5".into(),
+        Some(Arc::new(Heard(heard.clone()))),
+    );
+    assert!(
+        matches!(result, Err(TrackerError::Runtime { .. })),
+        "{result:?}"
+    );
+    assert_eq!(*heard.lock().unwrap(), Some(false));
+    assert_eq!(tracker.config(), before, "a refused change changes nothing");
+    assert!(matches!(
+        tracker.send_screen("x".into(), vec![]),
+        Err(TrackerError::Runtime { .. })
+    ));
+    assert!(wait(tracker.flush()).is_err());
+}
+
+// ---- the journal and queued hits ----
+
+/// In `required` mode a hit tracked while a send hangs is journaled within
+/// one group commit, not after the send's timeout.
+#[test]
+fn hits_queued_behind_a_hanging_send_are_journaled_at_once() {
+    let fx = Fixture::new();
+    let (tracker, _) = tracker_with(TrackerConfig {
+        request_timeout_ms: 10_000,
+        ..fx.config(OfflineModeKey::Required)
+    });
+    fx.collector.set_mode(Mode::Hang);
+    screen(&tracker, "hanging");
+    assert!(fx.collector.wait_for_requests(1, T));
+    for name in names("queued", 5) {
+        screen(&tracker, &name);
+    }
+    let journaled = || {
+        let (db, _) =
+            hitkit::internal::store::Database::open(std::path::Path::new(&fx.db_path())).unwrap();
+        let (store, _) = db.hit_store("default").unwrap();
+        store.journal().unwrap().len()
+    };
+    let start = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(2), || journaled() == 6),
+        "{} journaled after {:?}",
+        journaled(),
+        start.elapsed()
+    );
+    fx.collector.set_mode(Mode::Ok);
+}
+
+/// `never` mode against a collector that hangs: the queue is bounded (the
+/// extra hits are dropped and reported), and `flush` takes about one
+/// request timeout, not one per hit.
+#[test]
+fn never_mode_against_a_hanging_collector_stays_bounded() {
+    let fx = Fixture::new();
+    let (tracker, seen) = tracker_with(TrackerConfig {
+        request_timeout_ms: 300,
+        ..fx.config(OfflineModeKey::Never)
+    });
+    fx.collector.set_mode(Mode::Hang);
+    let made = 1500;
+    for i in 0..made {
+        screen(&tracker, &format!("n{i}"));
+    }
+    let start = Instant::now();
+    flush(&tracker);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "flush took {took:?}");
+    assert_eq!(
+        seen.sent(HitStatus::Failed),
+        made,
+        "each hit lost, and said so"
+    );
+    assert!(
+        seen.warnings().iter().any(|w| w.contains("dropped")),
+        "{:?}",
+        seen.warnings()
+    );
+    assert_eq!(tracker.offline().count(), 0);
+}
+
+/// Journal entries that cannot be read now (their key is missing) are
+/// kept, and recovered once the key is back.
+#[test]
+fn unreadable_journal_entries_are_kept_until_their_key_is_back() {
+    const KEY: &str = "8f3a1c0d2e4b6a7988776655443322110f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    let fx = Fixture::new();
+    let sealed = TrackerConfig {
+        encryption_key: Some(EncryptionKey::from(KEY)),
+        request_timeout_ms: 10_000,
+        ..fx.config(OfflineModeKey::Required)
+    };
+    {
+        let (tracker, _) = tracker_with(sealed.clone());
+        fx.collector.set_mode(Mode::Hang);
+        screen(&tracker, "journaled");
+        assert!(fx.collector.wait_for_requests(1, T));
+        // Left in the journal, as a kill mid-send would leave it.
+        std::mem::forget(tracker);
+    }
+    fx.collector.set_mode(Mode::Ok);
+    let copy = fx.dir.path().join("copy");
+    copy_tree(&std::path::PathBuf::from(fx.db_path()), &copy);
+    let reopen = |key: Option<&str>| {
+        let (tracker, seen) = tracker_with(TrackerConfig {
+            database_path: copy.to_string_lossy().into_owned(),
+            encryption_key: key.map(EncryptionKey::from),
+            ..sealed.clone()
+        });
+        let _ = wait(tracker.flush());
+        (tracker, seen)
+    };
+    let (tracker, seen) = reopen(None);
+    assert!(
+        seen.errors().iter().any(|e| e.contains("journal")),
+        "{:?}",
+        seen.errors()
+    );
+    drop(tracker);
+    released(&copy);
+    let (tracker, _) = reopen(Some(KEY));
+    assert_eq!(dispatch(&tracker).sent, 1);
+    assert_eq!(pages(&fx.collector.delivered()), ["journaled"]);
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+// ---- smaller ones ----
+
+/// After a restart with the clock behind the newest stored hit, new hits
+/// still go behind the stored ones.
+#[test]
+fn new_hits_go_behind_stored_ones_even_when_the_clock_is_behind() {
+    let fx = Fixture::new();
+    let tomorrow = hitkit::internal::now_ms() + 86_400_000;
+    plant(
+        &fx.db_path(),
+        "default",
+        &[(tomorrow, "s=123&p=stored")],
+        false,
+    );
+    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    screen(&tracker, "new");
+    flush(&tracker);
+    assert_eq!(dispatch(&tracker).sent, 2);
+    assert_eq!(pages(&fx.collector.delivered()), ["stored", "new"]);
+}
+
+/// Closing a tracker in the middle of a long pass and opening one of the
+/// same name at once neither waits for the pass nor fails.
+#[test]
+fn a_tracker_reopened_at_once_does_not_wait_for_the_old_ones_passes() {
+    let fx = Fixture::new();
+    let (tracker, _) = stored(&fx, 300);
+    fx.collector
+        .set_mode(Mode::Delay(Duration::from_millis(50)));
+    tracker.offline().dispatch(false);
+    assert!(fx.collector.wait_for_requests(1, T));
+    drop(tracker);
+    let start = Instant::now();
+    let (again, _) = fx.tracker(OfflineModeKey::Always);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(1), "reopening took {took:?}");
+    assert!(again.offline().count() > 250);
+}
+
+// ---- duplicates a collector can drop ----
+
+/// With `hitIdParameter`, every hit carries an id of its own: the same on
+/// every attempt and every `mh` part, different between hits.
+#[test]
+fn a_hit_id_is_stable_across_attempts_and_parts() {
+    let fx = Fixture::new();
+    let (tracker, _) = tracker_with(TrackerConfig {
+        hit_id_parameter: Some("hid".into()),
+        max_hit_size: 300,
+        ..fx.config(OfflineModeKey::Always)
+    });
+    screen(&tracker, "one");
+    tracker
+        .send(
+            (0..12)
+                .map(|i| HitParam::new(format!("k{i}"), "v".repeat(30)))
+                .collect(),
+        )
+        .unwrap();
+    flush(&tracker);
+    fx.collector.set_mode(Mode::Status {
+        code: 500,
+        retry_after: None,
+    });
+    dispatch(&tracker);
+    fx.collector.set_mode(Mode::Ok);
+    dispatch(&tracker);
+    let hits = fx.collector.hits();
+    let hid = |h: &ReceivedHit| h.param("hid").map(str::to_owned).expect("a hid");
+    let first: Vec<String> = hits
+        .iter()
+        .filter(|h| h.param("p") == Some("one"))
+        .map(hid)
+        .collect();
+    assert_eq!(first.len(), 2, "refused once, then delivered");
+    assert_eq!(first[0], first[1], "the same id on every attempt");
+    assert_eq!(first[0].len(), 16);
+    let parts: Vec<String> = hits
+        .iter()
+        .filter(|h| h.param("mh").is_some())
+        .map(hid)
+        .collect();
+    assert!(parts.len() >= 4, "{parts:?}");
+    assert!(
+        parts.iter().all(|p| *p == parts[0]),
+        "one id for all parts: {parts:?}"
+    );
+    assert_ne!(parts[0], first[0], "hits have ids of their own");
+}
