@@ -3108,7 +3108,7 @@ public func FfiConverterTypeOfflineModeKey_lower(_ value: OfflineModeKey) -> Rus
 
 
 public 
-enum TrackerError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+enum TrackerError: Swift.Error, Equatable, Hashable {
 
     
     
@@ -3127,10 +3127,6 @@ enum TrackerError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
     
 
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
     
 }
 
