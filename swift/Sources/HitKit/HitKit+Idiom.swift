@@ -62,34 +62,46 @@ enum QuickSend {
 
     /// True once queued; false: make the generated call.
     static func send(_ tracker: Tracker, _ hitType: Int32, _ name: String?, _ params: [HitParam]) -> Bool {
-        let payload = encode(name, params)
         let id = ids.id(of: tracker)
-        return payload.withUnsafeBufferPointer {
-            hitkit_quick_send(id, hitType, $0.baseAddress, UInt32($0.count))
+        // The payload is built on the stack (no heap allocation) for the call's duration.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size(name, params)) { buffer in
+            let count = write(name, params, into: buffer)
+            return hitkit_quick_send(id, hitType, UnsafePointer(buffer.baseAddress), UInt32(count))
         } == 0
     }
 
     /// Each string as a u32 little-endian byte length then its UTF-8 bytes: the name first (if
     /// any), then key, value, key, value... (A Swift String is always valid Unicode.)
     static func encode(_ name: String?, _ params: [HitParam]) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: size(name, params)) { buffer, count in
+            count = write(name, params, into: buffer)
+        }
+    }
+
+    private static func size(_ name: String?, _ params: [HitParam]) -> Int {
         var size = name.map { 4 + $0.utf8.count } ?? 0
         for param in params { size += 8 + param.key.utf8.count + param.value.utf8.count }
-        var out: [UInt8] = []
-        out.reserveCapacity(size)
+        return size
+    }
+
+    /// Writes the payload into `buffer` (at least `size(name, params)` bytes); returns its length.
+    private static func write(_ name: String?, _ params: [HitParam], into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var at = 0
         func append(_ string: String) {
             let count = UInt32(string.utf8.count)
-            out.append(UInt8(truncatingIfNeeded: count))
-            out.append(UInt8(truncatingIfNeeded: count >> 8))
-            out.append(UInt8(truncatingIfNeeded: count >> 16))
-            out.append(UInt8(truncatingIfNeeded: count >> 24))
-            out.append(contentsOf: string.utf8)
+            buffer[at] = UInt8(truncatingIfNeeded: count)
+            buffer[at + 1] = UInt8(truncatingIfNeeded: count >> 8)
+            buffer[at + 2] = UInt8(truncatingIfNeeded: count >> 16)
+            buffer[at + 3] = UInt8(truncatingIfNeeded: count >> 24)
+            at += 4
+            at += UnsafeMutableBufferPointer(rebasing: buffer[at...]).initialize(fromContentsOf: string.utf8)
         }
         if let name { append(name) }
         for param in params {
             append(param.key)
             append(param.value)
         }
-        return out
+        return at
     }
 
     /// A tracker's id never changes: one FFI call per tracker, then a lookup under a lock.
