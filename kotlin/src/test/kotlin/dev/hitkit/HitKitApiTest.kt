@@ -236,15 +236,16 @@ class HitKitApiTest {
         override fun log(level: LogLevel, message: String) { lines += level to message }
     }
 
-    /** http:// to another machine: one warning per tracker, to the logger and the delegate. */
-    @Test fun theLoggerAndDelegateHearTheClearTextWarningOncePerTracker() {
+    /**
+     * http:// to another machine: one warning per tracker. (Logged as the worker starts, so a
+     * delegate set after the constructor may miss it: the logger is global.)
+     */
+    @Test fun theLoggerHearsTheClearTextWarningOncePerTracker() {
         val logger = LogRecorder()
         setLogger(logger)
         val remote = "http://collector.example/hit.xiti" // never contacted: `always`, no dispatch
-        val recorder = Recorder()
         fun cleartext() = logger.lines.filter { it.first == LogLevel.WARNING && "in clear" in it.second }
         Tracker(config(dir(), OfflineModeKey.ALWAYS).copy(endpoint = remote, logLevel = LogLevel.WARNING)).use { tracker ->
-            tracker.setDelegate(recorder)
             eventually("the clear-text warning") { cleartext().size == 1 }
             tracker.sendScreen("a")
             tracker.setConfig("maxAttempts", "4", null)
