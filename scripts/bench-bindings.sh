@@ -9,8 +9,11 @@
 # allowed to catch up (`flush`, untimed), so every batch starts from an empty queue. What is
 # timed is the caller's cost: argument lowering, the FFI call, validation and the enqueue — the
 # hit is built, stored and flushed to disk on HitKit's worker thread, not on the caller's.
-# Reported: ns per call, median over the batches (min and max beside it), wall-clock time and
-# the calling thread's CPU time (the latter barely moves when other work shares the cores).
+# Three calls per language: the package's `sendScreen` (one C call, hitkit_quick_send), UniFFI's
+# generated call (`sendScreenGenerated`: what sendScreen cost before), and `offlineMode()`, the
+# generated floor. Reported: ns per call, median over the batches (min and max beside it),
+# wall-clock time and the calling thread's CPU time (the latter barely moves when other work
+# shares the cores).
 #
 # Builds: target/release/libhitkit.so (`cargo build --release -p hitkit`), build/kotlin/hitkit.jar
 # (scripts/test-kotlin.sh --jar --no-test), build/bench/ (Kotlin classes, a small SwiftPM package

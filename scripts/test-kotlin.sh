@@ -5,7 +5,8 @@
 # Usage:
 #   scripts/test-kotlin.sh                 install the toolchain (scripts/toolchains/kotlin.sh),
 #                                          regenerate the bindings (scripts/bindings.sh), compile
-#                                          kotlin/src/{main,test} with kotlinc, start
+#                                          kotlin/src/{main,test} with kotlinc and the Java
+#                                          caller's test (kotlin/src/test/java) with javac, start
 #                                          `hitkit collect`, run the tests with JUnitCore and
 #                                          -Djna.library.path=target/debug
 #   scripts/test-kotlin.sh --jar           build build/kotlin/hitkit.jar from the release library
