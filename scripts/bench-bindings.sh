@@ -9,8 +9,11 @@
 # allowed to catch up (`flush`, untimed), so every batch starts from an empty queue. What is
 # timed is the caller's cost: argument lowering, the FFI call, validation and the enqueue — the
 # hit is built, stored and flushed to disk on HitKit's worker thread, not on the caller's.
-# Reported: ns per call, median over the batches (min and max beside it), wall-clock time and
-# the calling thread's CPU time (the latter barely moves when other work shares the cores).
+# Three calls per language: the package's `sendScreen` (one C call, hitkit_quick_send), UniFFI's
+# generated call (`sendScreenGenerated`: what sendScreen cost before), and `offlineMode()`, the
+# generated floor. Reported: ns per call, median over the batches (min and max beside it),
+# wall-clock time and the calling thread's CPU time (the latter barely moves when other work
+# shares the cores).
 #
 # Builds: target/release/libhitkit.so (`cargo build --release -p hitkit`), build/kotlin/hitkit.jar
 # (scripts/test-kotlin.sh --jar --no-test), build/bench/ (Kotlin classes, a small SwiftPM package
@@ -42,15 +45,16 @@ want="$(cat "$src" "$ROOT/build/kotlin/main.stamp" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$OUT/kotlin.stamp" 2>/dev/null)" != "$want" ]; then
     log "kotlinc Bench.kt ..."
     rm -rf "$OUT/kotlin"
+    # -Xfriend-paths: the benchmark checks that the package's QuickSend (internal) is in use.
     "$KOTLINC" -cp "$ROOT/build/kotlin/hitkit.jar:$JNA_JAR:$KOTLIN_RUNTIME_CP" \
-        -d "$OUT/kotlin" "$src" </dev/null 2>&1 | grep -v '^warning: unable to find kotlin-stdlib.jar' >&2 || true
+        -Xfriend-paths="$ROOT/build/kotlin/hitkit.jar" -d "$OUT/kotlin" "$src" </dev/null 2>&1 | grep -v '^warning: unable to find kotlin-stdlib.jar' >&2 || true
     [ -f "$OUT/kotlin/dev/hitkit/BenchKt.class" ] || { log "kotlinc Bench.kt failed"; exit 1; }
     echo "$want" >"$OUT/kotlin.stamp"
 fi
 log "running the Kotlin benchmark ($BATCHES x $CALLS calls, release libhitkit from hitkit.jar)"
 # The jar carries linux-x86-64/libhitkit.so (release): JNA extracts and loads it.
 kotlin_line="$(java -cp "$OUT/kotlin:$ROOT/build/kotlin/hitkit.jar:$JNA_JAR:$KOTLIN_RUNTIME_CP" \
-    dev.hitkit.BenchKt "$BATCHES" "$CALLS" </dev/null | grep -E '^(RESULT|FLOOR)')"
+    dev.hitkit.BenchKt "$BATCHES" "$CALLS" </dev/null | grep -E '^(RESULT|GENERATED|FLOOR)')"
 
 # ---- Swift -----------------------------------------------------------------------------
 pkg="$OUT/swift-bench"   # not ".../swift": SwiftPM names a path package after its dir
@@ -71,14 +75,18 @@ cmp -s "$pkg/Package.swift.new" "$pkg/Package.swift" && rm "$pkg/Package.swift.n
 log "swift build -c release (bench package depending on swift/) ..."
 swift_line="$("$SWIFT_RUN" --bind "$ROOT/swift" --bind "$LIBDIR" "$pkg" -- /bin/sh -c '
     swift build -c release --scratch-path "$1/.build" -Xlinker -L"$2" -Xlinker -rpath -Xlinker "$2" >&2 &&
-    "$1/.build/release/HitKitBench" "$3" "$4"' sh "$pkg" "$LIBDIR" "$BATCHES" "$CALLS" </dev/null | grep -E '^(RESULT|FLOOR)')"
+    "$1/.build/release/HitKitBench" "$3" "$4"' sh "$pkg" "$LIBDIR" "$BATCHES" "$CALLS" </dev/null | grep -E '^(RESULT|GENERATED|FLOOR)')"
 
 # ---- table -----------------------------------------------------------------------------
 echo
 echo "ns per call (release libhitkit, always mode, no network; median of $BATCHES batches x $CALLS calls after 5 warm-up batches; $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
 printf '%-8s %-26s %12s %10s %10s %14s\n' binding call "wall median" "wall min" "wall max" "thread CPU med"
 while read -r kind lang median min max cpu _ _; do
-    call="sendScreen(\"screen\")"; [ "$kind" = FLOOR ] && call="offlineMode() (FFI floor)"
+    case "$kind" in
+        RESULT) call="sendScreen(\"screen\")" ;;
+        GENERATED) call="generated sendScreen" ;;
+        FLOOR) call="offlineMode() (FFI floor)" ;;
+    esac
     printf '%-8s %-26s %12s %10s %10s %14s\n' "$lang" "$call" "$median" "$min" "$max" "$cpu"
 done <<<"$kotlin_line
 $swift_line"

@@ -5,7 +5,8 @@
 # Usage:
 #   scripts/test-kotlin.sh                 install the toolchain (scripts/toolchains/kotlin.sh),
 #                                          regenerate the bindings (scripts/bindings.sh), compile
-#                                          kotlin/src/{main,test} with kotlinc, start
+#                                          kotlin/src/{main,test} with kotlinc and the Java
+#                                          caller's test (kotlin/src/test/java) with javac, start
 #                                          `hitkit collect`, run the tests with JUnitCore and
 #                                          -Djna.library.path=target/debug
 #   scripts/test-kotlin.sh --jar           build build/kotlin/hitkit.jar from the release library
@@ -74,6 +75,8 @@ compile() {
     # -nowarn: the generated bindings trip a few compiler warnings (unused parameters,
     # deprecated JNA calls); the hand-written sources are kept warning-free without it.
     local flags=("${KOTLINC_FLAGS[@]}"); [ "$name" = main ] && flags+=(-nowarn)
+    # The tests reach the package's `internal` parts (QuickSend), as Gradle's test tasks do.
+    [ "$dep" = - ] || flags+=("-Xfriend-paths=$OUT/$dep")
     stamp_want="$({ "$KOTLINC" -version 2>&1 </dev/null | head -1; echo "${flags[*]} $cp"; [ "$dep" = - ] || cat "$OUT/$dep.stamp"; cat "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)"
     if [ -f "$OUT/$name.stamp" ] && [ "$(cat "$OUT/$name.stamp")" = "$stamp_want" ] && [ -d "$OUT/$name" ]; then
         log "$name: up to date"
@@ -92,6 +95,25 @@ compile main - "$JNA_JAR:$KOTLIN_RUNTIME_CP" kotlin/src/main/kotlin
 if [ "$TEST" = 1 ]; then
     compile test main "$OUT/main:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP" kotlin/src/test/kotlin
 fi
+
+# compile_java: the Java caller's tests, by plain javac for Java 8 (what a Java app sees of the
+# Kotlin API), every lint warning an error. Skipped when unchanged, like compile.
+compile_java() {
+    local srcs stamp_want cp="$OUT/main:$OUT/test:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP"
+    mapfile -t srcs < <(find kotlin/src/test/java -name '*.java' | LC_ALL=C sort)
+    stamp_want="$({ javac -version 2>&1; echo "$cp"; cat "$OUT/test.stamp" "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)"
+    if [ -f "$OUT/test-java.stamp" ] && [ "$(cat "$OUT/test-java.stamp")" = "$stamp_want" ] && [ -d "$OUT/test-java" ]; then
+        log "test-java: up to date"
+        return 0
+    fi
+    log "javac test-java (${#srcs[@]} files) ..."
+    rm -rf "${OUT:?}/test-java" "$OUT/test-java.stamp"
+    # -Xlint:-options: javac 17 notes that --release 8 is old; that is the point here.
+    javac --release 8 -Xlint:all -Xlint:-options -Werror -cp "$cp" -d "$OUT/test-java" "${srcs[@]}" </dev/null >&2 \
+        || { log "javac test-java failed"; exit 1; }
+    echo "$stamp_want" >"$OUT/test-java.stamp"
+}
+if [ "$TEST" = 1 ]; then compile_java; fi
 
 # ---- the jar ---------------------------------------------------------------------------
 if [ "$JAR" = 1 ]; then
@@ -123,13 +145,13 @@ start_collector kotlin
 # ---- run -------------------------------------------------------------------------------
 if [ "$JAR" = 1 ]; then
     # Only the jar: JNA must find linux-x86-64/libhitkit.so inside it.
-    cp_run="$OUT/hitkit.jar:$OUT/test:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP"
+    cp_run="$OUT/hitkit.jar:$OUT/test:$OUT/test-java:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP"
     jvm_lib=()
 else
-    cp_run="$OUT/main:$OUT/test:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP"
+    cp_run="$OUT/main:$OUT/test:$OUT/test-java:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP"
     jvm_lib=("-Djna.library.path=$LIBDIR")
 fi
-classes=(dev.hitkit.HitKitTest)
+classes=(dev.hitkit.HitKitTest dev.hitkit.HitKitApiTest dev.hitkit.JavaCallerTest)
 set +e
 HITKIT_COLLECTOR="$HIT_ADDR" HITKIT_CONTROL="$CONTROL_ADDR" \
     java -cp "$cp_run" "${jvm_lib[@]}" org.junit.runner.JUnitCore "${classes[@]}" \

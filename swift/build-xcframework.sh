@@ -80,14 +80,16 @@ fat() {
     echo "$OUT/$name/$LIBNAME"
 }
 
-# The headers every slice carries: the generated header + a module map without `link`.
+# The headers every slice carries: the generated header, the hand-written one of
+# hitkit_quick_send, and a module map without `link`.
 HEADERS="$OUT/Headers"
 rm -rf "$OUT" "$XCF"
 mkdir -p "$HEADERS"
-cp "$HERE/Sources/hitkitFFI/include/hitkitFFI.h" "$HEADERS/"
+cp "$HERE/Sources/hitkitFFI/include/hitkitFFI.h" "$HERE/Sources/hitkitFFI/include/hitkitQuick.h" "$HEADERS/"
 cat >"$HEADERS/module.modulemap" <<'EOF'
 module hitkitFFI {
     header "hitkitFFI.h"
+    header "hitkitQuick.h"
     export *
 }
 EOF

@@ -3,7 +3,8 @@
 // ../swift (this file is not part of the HitKit package). Tracker in `always` mode on a temp
 // dir: no network. Prints `RESULT swift <median> <min> <max> <cpu median> <batches> <calls>`
 // (ns per call): wall-clock time, and the calling thread's CPU time (robust to a busy machine);
-// then `FLOOR swift ...`, the same for `offlineMode()`, a call that does next to nothing in Rust.
+// then `GENERATED swift ...` for UniFFI's generated call (`sendScreenGenerated`), and
+// `FLOOR swift ...` for `offlineMode()`, a call that does next to nothing in Rust.
 import Foundation
 import HitKit
 
@@ -22,39 +23,33 @@ func threadCPU() -> UInt64 {
 }
 func median(_ sorted: [Double]) -> Double { (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2 }
 
-/// Times `calls` sendScreen calls: (wall ns, CPU ns) per call. Then lets the worker catch up
-/// (untimed), so that every batch starts from an empty queue. Synchronous, so the timed loop
-/// stays on one thread.
-func oneBatch(_ tracker: Tracker) throws -> (Double, Double) {
-    let cpu0 = threadCPU()
-    let start = now()
-    for _ in 0..<calls { try tracker.sendScreen(name: "screen") }
-    let wall = Double(now() - start) / Double(calls)
-    let cpu = Double(threadCPU() - cpu0) / Double(calls)
-    let done = DispatchSemaphore(value: 0)
-    Task.detached { await tracker.flush(); done.signal() }
-    done.wait()
-    return (wall, cpu)
+/// 5 warm-up batches, then `batches` timed batches of `calls` calls: (wall ns, CPU ns) per call,
+/// printed as `KIND swift <median> <min> <max> <cpu median> <batches> <calls>`. With `flush`, the
+/// worker catches up after each batch (untimed), so every batch starts from an empty queue.
+/// Synchronous, so the timed loop stays on one thread.
+func measure(_ kind: String, _ tracker: Tracker, flush: Bool, _ call: () throws -> Void) rethrows {
+    var results: [(Double, Double)] = []
+    for batch in 0..<(5 + batches) {
+        let cpu0 = threadCPU()
+        let start = now()
+        for _ in 0..<calls { try call() }
+        let wall = Double(now() - start) / Double(calls)
+        let cpu = Double(threadCPU() - cpu0) / Double(calls)
+        if flush {
+            let done = DispatchSemaphore(value: 0)
+            Task.detached { try? await tracker.flush(); done.signal() }
+            done.wait()
+        }
+        if batch >= 5 { results.append((wall, cpu)) }
+    }
+    let wall = results.map(\.0).sorted(), cpu = results.map(\.1).sorted()
+    print(kind + String(format: " swift %.0f %.0f %.0f %.0f %d %d", median(wall), wall.first!, wall.last!, median(cpu), batches, calls))
 }
 
 let tracker = try Tracker(config: TrackerConfig(
     site: "123", databasePath: dir,
     endpoint: "http://127.0.0.1:9/hit.xiti",   // never contacted in `always` mode
     storage: .always, maxStoredHits: 0))
-for _ in 0..<5 { _ = try oneBatch(tracker) }   // warm-up
-var results: [(Double, Double)] = []
-for _ in 0..<batches { results.append(try oneBatch(tracker)) }
-let wall = results.map(\.0).sorted(), cpu = results.map(\.1).sorted()
-print(String(format: "RESULT swift %.0f %.0f %.0f %.0f %d %d", median(wall), wall.first!, wall.last!, median(cpu), batches, calls))
-
-// The floor: a call that does almost nothing in Rust (reads the storage mode).
-func floorBatch(_ tracker: Tracker) -> (Double, Double) {
-    let cpu0 = threadCPU()
-    let start = now()
-    for _ in 0..<calls { _ = tracker.offlineMode() }
-    return (Double(now() - start) / Double(calls), Double(threadCPU() - cpu0) / Double(calls))
-}
-for _ in 0..<5 { _ = floorBatch(tracker) }
-let floor = (0..<batches).map { _ in floorBatch(tracker) }
-let fw = floor.map(\.0).sorted(), fc = floor.map(\.1).sorted()
-print(String(format: "FLOOR swift %.0f %.0f %.0f %.0f %d %d", median(fw), fw.first!, fw.last!, median(fc), batches, calls))
+try measure("RESULT", tracker, flush: true) { try tracker.sendScreen(name: "screen") }
+try measure("GENERATED", tracker, flush: true) { try tracker.sendScreenGenerated(name: "screen") }
+measure("FLOOR", tracker, flush: false) { _ = tracker.offlineMode() }

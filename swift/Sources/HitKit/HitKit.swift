@@ -1702,17 +1702,17 @@ public protocol TrackerProtocol: AnyObject, Sendable {
     /**
      * A hit with exactly these parameters.
      */
-    func send(params: [HitParam]) throws 
+    func sendGenerated(params: [HitParam]) throws 
     
     /**
      * A screen hit: `p={name}`.
      */
-    func sendScreen(name: String, params: [HitParam]) throws 
+    func sendScreenGenerated(name: String, params: [HitParam]) throws 
     
     /**
      * A touch hit: `p={name}&click=A`.
      */
-    func sendTouch(name: String, params: [HitParam]) throws 
+    func sendTouchGenerated(name: String, params: [HitParam]) throws 
     
     /**
      * Changes one key (`storage`, `endpoint`, `maxAttempts`, ...). A bad key
@@ -1937,7 +1937,7 @@ open func quickSendId() -> Int64  {
     /**
      * A hit with exactly these parameters.
      */
-open func send(params: [HitParam])throws   {try rustCallWithError(FfiConverterTypeTrackerError_lift) {
+open func sendGenerated(params: [HitParam])throws   {try rustCallWithError(FfiConverterTypeTrackerError_lift) {
         uniffiCallStatus in
     uniffi_hitkit_fn_method_tracker_send(
             self.uniffiCloneHandle(),
@@ -1949,7 +1949,7 @@ open func send(params: [HitParam])throws   {try rustCallWithError(FfiConverterTy
     /**
      * A screen hit: `p={name}`.
      */
-open func sendScreen(name: String, params: [HitParam] = [])throws   {try rustCallWithError(FfiConverterTypeTrackerError_lift) {
+open func sendScreenGenerated(name: String, params: [HitParam] = [])throws   {try rustCallWithError(FfiConverterTypeTrackerError_lift) {
         uniffiCallStatus in
     uniffi_hitkit_fn_method_tracker_send_screen(
             self.uniffiCloneHandle(),
@@ -1962,7 +1962,7 @@ open func sendScreen(name: String, params: [HitParam] = [])throws   {try rustCal
     /**
      * A touch hit: `p={name}&click=A`.
      */
-open func sendTouch(name: String, params: [HitParam] = [])throws   {try rustCallWithError(FfiConverterTypeTrackerError_lift) {
+open func sendTouchGenerated(name: String, params: [HitParam] = [])throws   {try rustCallWithError(FfiConverterTypeTrackerError_lift) {
         uniffiCallStatus in
     uniffi_hitkit_fn_method_tracker_send_touch(
             self.uniffiCloneHandle(),
@@ -3108,7 +3108,7 @@ public func FfiConverterTypeOfflineModeKey_lower(_ value: OfflineModeKey) -> Rus
 
 
 public 
-enum TrackerError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+enum TrackerError: Swift.Error, Equatable, Hashable {
 
     
     
@@ -3127,10 +3127,6 @@ enum TrackerError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
     
 
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
     
 }
 

@@ -4,7 +4,9 @@ import Foundation
 import XCTest
 import HitKit
 
-final class HitKitTests: XCTestCase {
+// `@unchecked Sendable`: Linux XCTest's entry for an async test captures the test case; XCTest
+// makes one instance per test method and runs them one at a time, so `dirs` is never shared.
+final class HitKitTests: XCTestCase, @unchecked Sendable {
     private var dirs: [String] = []
 
     override func setUp() {
@@ -35,7 +37,7 @@ final class HitKitTests: XCTestCase {
         XCTAssertEqual(tracker.offlineMode(), .never)
         try tracker.sendScreen(name: "home")
         try tracker.sendTouch(name: "buy")
-        await tracker.flush()
+        try await tracker.flush()
         XCTAssertEqual(Collector.deliveredPages(), ["home", "buy"])
         XCTAssertEqual(Collector.delivered()[1].param("click"), "A")
         XCTAssertEqual(tracker.offline.count(), 0)
@@ -43,7 +45,7 @@ final class HitKitTests: XCTestCase {
         // A hit that cannot be sent is lost, not stored.
         Collector.setMode("refuse")
         try tracker.sendScreen(name: "lost")
-        await tracker.flush()
+        try await tracker.flush()
         XCTAssertEqual(tracker.offline.count(), 0)
         XCTAssertTrue(try tracker.offline.get().isEmpty)
     }
@@ -52,13 +54,13 @@ final class HitKitTests: XCTestCase {
         let tracker = try tracker(.required)
         Collector.setMode("refuse")
         for page in ["h1", "h2", "h3"] { try tracker.sendScreen(name: page) }
-        await tracker.flush()
+        try await tracker.flush()
         XCTAssertEqual(tracker.offline.count(), 3)
         let stored = try tracker.offline.get()
         XCTAssertTrue(stored.allSatisfy { $0.isOffline && $0.url.contains("cn=offline") && $0.url.contains("olt=") })
 
         Collector.setMode("ok")
-        let report = await tracker.offline.dispatchAndWait()
+        let report = try await tracker.offline.dispatchAndWait()
         XCTAssertEqual(report, DispatchReport(sent: 3, failed: 0, dropped: 0, remaining: 0))
         XCTAssertEqual(Collector.deliveredPages(), ["h1", "h2", "h3"])
         XCTAssertEqual(tracker.offline.count(), 0)
@@ -66,7 +68,7 @@ final class HitKitTests: XCTestCase {
         // Fire-and-forget dispatch: the seed's `tracker.offline.dispatch()`.
         Collector.setMode("refuse")
         try tracker.sendScreen(name: "h4")
-        await tracker.flush()
+        try await tracker.flush()
         XCTAssertEqual(tracker.offline.count(), 1)
         Collector.setMode("ok")
         tracker.offline.dispatch()
@@ -77,7 +79,7 @@ final class HitKitTests: XCTestCase {
     func testAlwaysSendsNothingUntilDispatch() async throws {
         let tracker = try tracker(.always)
         for page in ["a1", "a2", "a3"] { try tracker.sendScreen(name: page) }
-        await tracker.flush()
+        try await tracker.flush()
         XCTAssertEqual(tracker.offline.count(), 3)
         try await Task.sleep(nanoseconds: 200_000_000)
         XCTAssertTrue(Collector.requests().isEmpty, "always: nothing is sent before dispatch")
@@ -93,18 +95,18 @@ final class HitKitTests: XCTestCase {
     func testFailingCollectorGetsExactlyThreeAttemptsThenTheHitIsDeletedAndReported() async throws {
         let tracker = try tracker(.always)
         let warned = OnlyWarnings()   // implements one delegate method; the others default
-        tracker.setDelegate(delegate: warned)
+        tracker.setDelegate(warned)
         try tracker.sendScreen(name: "doomed")
-        await tracker.flush()
+        try await tracker.flush()
         Collector.setMode("500")
 
-        let first = await tracker.offline.dispatchAndWait()
+        let first = try await tracker.offline.dispatchAndWait()
         XCTAssertEqual(first, DispatchReport(sent: 0, failed: 1, dropped: 0, remaining: 1))
         XCTAssertEqual(try tracker.offline.oldest()?.retryCount, 1)
-        let second = await tracker.offline.dispatchAndWait()
+        let second = try await tracker.offline.dispatchAndWait()
         XCTAssertEqual(second.failed, 1)
         XCTAssertEqual(try tracker.offline.oldest()?.retryCount, 2)
-        let third = await tracker.offline.dispatchAndWait()
+        let third = try await tracker.offline.dispatchAndWait()
         XCTAssertEqual(third, DispatchReport(sent: 0, failed: 0, dropped: 1, remaining: 0))
 
         XCTAssertEqual(Collector.requests().count, 3, "exactly three attempts")
@@ -114,7 +116,7 @@ final class HitKitTests: XCTestCase {
         XCTAssertTrue(warned.warnings.value.contains { $0.contains("3 attempt") }, "\(warned.warnings.value)")
 
         // Nothing left to try.
-        let after = await tracker.offline.dispatchAndWait()
+        let after = try await tracker.offline.dispatchAndWait()
         XCTAssertEqual(after, DispatchReport(sent: 0, failed: 0, dropped: 0, remaining: 0))
         XCTAssertEqual(Collector.requests().count, 3)
     }
@@ -123,24 +125,24 @@ final class HitKitTests: XCTestCase {
         let tracker = try tracker(.always)
         try tracker.sendScreen(name: "o1")
         try tracker.sendScreen(name: "o2")
-        await tracker.flush()
-        tracker.setNetworkAvailable(available: false)
+        try await tracker.flush()
+        tracker.setNetworkAvailable(false)
         for _ in 0..<4 {
-            let report = await tracker.offline.dispatchAndWait()
+            let report = try await tracker.offline.dispatchAndWait()
             XCTAssertEqual(report, DispatchReport(sent: 0, failed: 0, dropped: 0, remaining: 2))
         }
         XCTAssertTrue(Collector.requests().isEmpty)
         XCTAssertEqual(try tracker.offline.get().map(\.retryCount), [0, 0])
 
         // A lost connection (collector down) costs no attempt either.
-        tracker.setNetworkAvailable(available: true)
+        tracker.setNetworkAvailable(true)
         Collector.setMode("refuse")
-        let refused = await tracker.offline.dispatchAndWait()
+        let refused = try await tracker.offline.dispatchAndWait()
         XCTAssertEqual(refused.remaining, 2)
         XCTAssertEqual(try tracker.offline.get().map(\.retryCount), [0, 0])
 
         Collector.setMode("ok")
-        let report = await tracker.offline.dispatchAndWait()
+        let report = try await tracker.offline.dispatchAndWait()
         XCTAssertEqual(report.sent, 2)
         XCTAssertEqual(Collector.deliveredPages(), ["o1", "o2"])
     }
@@ -152,14 +154,14 @@ final class HitKitTests: XCTestCase {
         var first: Tracker? = try tracker(.always, path: path)
         try first!.sendScreen(name: "s1")
         try first!.sendScreen(name: "s2")
-        await first!.flush()
+        try await first!.flush()
         XCTAssertEqual(first!.offline.count(), 2)
         first = nil   // the last reference: the tracker closes; its worker releases the store
 
         let second = try openRetryingWhileLocked(path)
         XCTAssertEqual(second.offline.count(), 2)
         XCTAssertEqual(try second.offline.get().map { $0.url.contains("p=s1") }, [true, false])
-        let report = await second.offline.dispatchAndWait()
+        let report = try await second.offline.dispatchAndWait()
         XCTAssertEqual(report.sent, 2)
         XCTAssertEqual(Collector.deliveredPages(), ["s1", "s2"])
     }
@@ -176,19 +178,37 @@ final class HitKitTests: XCTestCase {
             XCTAssertEqual(key, "name")
         }
         try first!.sendScreen(name: "secret")
-        await first!.flush()
+        try await first!.flush()
         first = nil
 
-        // Without the key the sealed hit is kept, unsent; with it, it leaves.
+        // Without the key the sealed hit is kept, unsent. A new hit cannot be stored in clear
+        // in an encrypted store: it waits in memory and flush says so. With the key, both leave.
         var keyless: Tracker? = try openRetryingWhileLocked(path)
+        // The worker applies the tracker's key (none) as it starts; until then the store still
+        // reads with the key the last tracker gave it. flush waits for the worker.
+        try await keyless!.flush()
         XCTAssertEqual(try keyless!.offline.get().count, 0)
-        let kept = await keyless!.offline.dispatchAndWait()
+        let kept = try await keyless!.offline.dispatchAndWait()
         XCTAssertEqual(kept.remaining, 1)
+        try keyless!.sendScreen(name: "held")
+        do {
+            try await keyless!.flush()
+            XCTFail("flush must say the new hit is only in memory")
+        } catch TrackerError.Storage(let reason) {
+            XCTAssertTrue(reason.contains("kept in memory"), reason)
+        }
+        XCTAssertTrue(Collector.requests().isEmpty)
+        try keyless!.setConfig(key: "encryptionKey", value: sealed.encryptionKey!)
+        try await keyless!.flush()
+        let both = try await keyless!.offline.dispatchAndWait()
+        XCTAssertEqual(both, DispatchReport(sent: 2, failed: 0, dropped: 0, remaining: 0))
+        XCTAssertEqual(Collector.deliveredPages(), ["secret", "held"])
         keyless = nil
+
+        // The key is never shown: config() holds a placeholder.
         let keyed = try openRetryingWhileLocked(path, config: sealed)
-        let report = await keyed.offline.dispatchAndWait()
-        XCTAssertEqual(report.sent, 1)
-        XCTAssertEqual(Collector.deliveredPages(), ["secret"])
+        let shown = try XCTUnwrap(keyed.config().encryptionKey, "a key is set, and says so")
+        XCTAssertFalse(shown.contains(sealed.encryptionKey!.prefix(16)), shown)
     }
 
     /// The store is released when the closed tracker's worker finishes: retry briefly.
@@ -213,10 +233,10 @@ final class HitKitTests: XCTestCase {
         XCTAssertTrue(Thread.isMainThread)
         let recorder = Recorder()
         let tracker = try tracker(.required)
-        tracker.setDelegate(delegate: recorder)
+        tracker.setDelegate(recorder)
 
         try tracker.sendScreen(name: "live")
-        blocking { await tracker.flush() }
+        try blocking { try await tracker.flush() }
         eventually("sendDidEnd(success)") { !recorder.of("send").isEmpty }
         let sent = recorder.of("send")[0]
         XCTAssertEqual(sent.status, .success)
@@ -225,7 +245,7 @@ final class HitKitTests: XCTestCase {
 
         Collector.setMode("refuse")
         try tracker.sendScreen(name: "kept")
-        blocking { await tracker.flush() }
+        try blocking { try await tracker.flush() }
         eventually("saveDidEnd") { !recorder.of("save").isEmpty }
         XCTAssertTrue(recorder.of("save")[0].message.contains("p=kept"))
 
@@ -281,13 +301,16 @@ final class HitKitTests: XCTestCase {
         }
         XCTAssertThrowsError(try tracker.send(params: [HitParam(key: "", value: "v")]))
         XCTAssertThrowsError(try tracker.setParam(key: "", value: "v"))
-        blocking { await tracker.flush() }
+        try blocking { try await tracker.flush() }
         XCTAssertEqual(tracker.offline.count(), 0, "a refused hit is not stored")
-        // The error reads as a sentence a person can act on.
+        // The error reads as the engine's sentence, not as the enum's dump.
         do {
             try tracker.send(params: [HitParam(key: "", value: "v")])
-        } catch {
+            XCTFail("an empty key is refused")
+        } catch let error as TrackerError {
+            XCTAssertEqual(error.localizedDescription, trackerErrorMessage(error: error))
             XCTAssertFalse(error.localizedDescription.isEmpty)
+            XCTAssertFalse(error.localizedDescription.contains("InvalidParameter"), error.localizedDescription)
         }
     }
 
@@ -299,7 +322,7 @@ final class HitKitTests: XCTestCase {
         try tracker.sendScreen(name: "first", params: [HitParam(key: "x", value: "1")])
         try tracker.sendTouch(name: "second")
         try tracker.send(params: [HitParam(key: "ev", value: "3")])
-        await tracker.flush()
+        try await tracker.flush()
         let after = Date()
 
         let hits: [Hit] = try tracker.offline.get()
@@ -329,11 +352,10 @@ final class HitKitTests: XCTestCase {
         tracker.setConfig("storage", value: "required", completionHandler: nil)
         tracker.offline.dispatch()
         // ---
-        await tracker.flush()
+        try await tracker.flush()
         XCTAssertEqual(tracker.offlineMode(), .required)
         XCTAssertEqual(tracker.config().storage, .required)
-        // SPEC §6's `try await` form compiles (with a "no throwing call" warning: the generated
-        // dispatchAndWait does not throw; plain `await` is enough).
+        // SPEC §6's `try await` form: dispatchAndWait throws (a negative deadline).
         let report = try await tracker.offline.dispatchAndWait()
         XCTAssertEqual(report.remaining, 0)
     }
@@ -351,7 +373,7 @@ final class HitKitTests: XCTestCase {
         tracker.setConfig("maxAttempts", value: "5") { isSet in heard.mutate { $0["good"] = isSet } }
         tracker.setConfig("maxAttempts", value: "many") { isSet in heard.mutate { $0["bad"] = isSet } }
         tracker.setConfig("noSuchKey", value: "1", completionHandler: { isSet in heard.mutate { $0["unknown"] = isSet } })
-        await tracker.flush()
+        try await tracker.flush()
         eventually("four handlers called") { heard.value.count == 4 }
         XCTAssertEqual(heard.value, ["mode": true, "good": true, "bad": false, "unknown": false])
         XCTAssertEqual(tracker.offlineMode(), .always)

@@ -132,6 +132,12 @@ final class OnlyWarnings: TrackerDelegate, @unchecked Sendable {
     func warningDidOccur(message: String) { warnings.mutate { $0.append(message) } }
 }
 
+/// Records every log line (`setLogger`); called on whichever thread logs.
+final class LogRecorder: Logger, @unchecked Sendable {
+    let lines = Box<[(LogLevel, String)]>([])
+    func log(level: LogLevel, message: String) { lines.mutate { $0.append((level, message)) } }
+}
+
 /// A fresh temp dir per test (removed by the test case's teardown).
 func makeTempDir() -> String {
     let dir = FileManager.default.temporaryDirectory
@@ -159,14 +165,15 @@ func eventually(_ what: String, timeout: TimeInterval = 10, file: StaticString =
 }
 
 /// Runs async code to completion from a synchronous test (whose thread must stay put).
-func blocking<T>(_ body: @escaping @Sendable () async -> T) -> T {
+func blocking<T>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
     let done = DispatchSemaphore(value: 0)
-    let box = Box<T?>(nil)
+    let box = Box<Result<T, Error>?>(nil)
     Task.detached {
-        let result = await body()
+        let result: Result<T, Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
         box.mutate { $0 = result }
         done.signal()
     }
     done.wait()
-    return box.value!
+    return try box.value!.get()
 }

@@ -1,8 +1,10 @@
 // The cost of one `sendScreen` call from Kotlin (a benchmark, not a test): run by
 // scripts/bench-bindings.sh. Tracker in `always` mode on a temp dir: no network.
-// Prints `RESULT kotlin <median> <min> <max> <cpu median> <batches> <calls>` (ns per call):
-// wall-clock time, and the calling thread's CPU time (robust to a busy machine); then
-// `FLOOR kotlin ...`, the same for `offlineMode()`, a call that does next to nothing in Rust.
+// Prints lines of `<KIND> kotlin <median> <min> <max> <cpu median> <batches> <calls>` (ns per
+// call): wall-clock time, and the calling thread's CPU time (robust to a busy machine), for
+//   RESULT     sendScreen("screen"): the package's call, one C call (hitkit_quick_send)
+//   GENERATED  sendScreenGenerated("screen"): UniFFI's generated call, four FFI calls
+//   FLOOR      offlineMode(): a generated call that does next to nothing in Rust
 package dev.hitkit
 
 import java.lang.management.ManagementFactory
@@ -20,24 +22,25 @@ fun main(args: Array<String>) {
                 databasePath = dir.toString(),
                 endpoint = "http://127.0.0.1:9/hit.xiti", // never contacted in `always` mode
                 storage = OfflineModeKey.ALWAYS,
-                maxStoredHits = 0uL,
+                maxStoredHits = 0L,
             ),
         ).use { tracker ->
-            // Warm-up: the JIT (C2 needs a few thousand calls), JNA, the engine's first allocations.
-            repeat(5) { oneBatch(tracker, calls) }
-            val results = List(batches) { oneBatch(tracker, calls) }
-            val wall = results.map { it.first }.sorted()
-            val cpu = results.map { it.second }.sorted()
-            println("RESULT kotlin %.0f %.0f %.0f %.0f %d %d".format(median(wall), wall.first(), wall.last(), median(cpu), batches, calls))
-            // The floor: a call that does almost nothing in Rust (reads the storage mode).
-            repeat(5) { floorBatch(tracker, calls) }
-            val floor = List(batches) { floorBatch(tracker, calls) }
-            val fw = floor.map { it.first }.sorted()
-            val fc = floor.map { it.second }.sorted()
-            println("FLOOR kotlin %.0f %.0f %.0f %.0f %d %d".format(median(fw), fw.first(), fw.last(), median(fc), batches, calls))
+            check(QuickSend.available) { "hitkit_quick_send is not in the library" }
+            measure("RESULT", tracker, batches, calls, flush = true) { tracker.sendScreen("screen") }
+            measure("GENERATED", tracker, batches, calls, flush = true) { tracker.sendScreenGenerated("screen") }
+            measure("FLOOR", tracker, batches, calls, flush = false) { tracker.offlineMode() }
         }
     } finally {
-        Files.walk(dir).sorted(Comparator.reverseOrder()).forEach { Files.deleteIfExists(it) }
+        // The closed tracker's worker finishes in the background, writing its clean-close
+        // record last: a delete racing it is tried again.
+        for (attempt in 1..100) {
+            try {
+                Files.walk(dir).sorted(Comparator.reverseOrder()).forEach { Files.deleteIfExists(it) }
+                break
+            } catch (e: java.io.IOException) {
+                Thread.sleep(20)
+            }
+        }
     }
 }
 
@@ -46,22 +49,22 @@ private val threads = ManagementFactory.getThreadMXBean()
 private fun median(sorted: List<Double>) = (sorted[(sorted.size - 1) / 2] + sorted[sorted.size / 2]) / 2
 
 /**
- * Times `calls` sendScreen calls: (wall ns, CPU ns) per call. Then lets the worker catch up
- * (untimed), so that every batch starts from an empty queue.
+ * 5 warm-up batches (the JIT: C2 needs a few thousand calls; JNA; the engine's first
+ * allocations), then [batches] timed batches of [calls] calls: (wall ns, CPU ns) per call.
+ * With [flush], the worker catches up after each batch (untimed), so every batch starts from
+ * an empty queue.
  */
-private fun oneBatch(tracker: Tracker, calls: Int): Pair<Double, Double> {
-    val cpu0 = threads.currentThreadCpuTime
-    val start = System.nanoTime()
-    for (i in 0 until calls) tracker.sendScreen("screen")
-    val wall = (System.nanoTime() - start).toDouble() / calls
-    val cpu = (threads.currentThreadCpuTime - cpu0).toDouble() / calls
-    runBlocking { tracker.flush() }
-    return wall to cpu
-}
-
-private fun floorBatch(tracker: Tracker, calls: Int): Pair<Double, Double> {
-    val cpu0 = threads.currentThreadCpuTime
-    val start = System.nanoTime()
-    for (i in 0 until calls) tracker.offlineMode()
-    return (System.nanoTime() - start).toDouble() / calls to (threads.currentThreadCpuTime - cpu0).toDouble() / calls
+private inline fun measure(kind: String, tracker: Tracker, batches: Int, calls: Int, flush: Boolean, call: () -> Unit) {
+    val results = List(5 + batches) {
+        val cpu0 = threads.currentThreadCpuTime
+        val start = System.nanoTime()
+        for (i in 0 until calls) call()
+        val wall = (System.nanoTime() - start).toDouble() / calls
+        val cpu = (threads.currentThreadCpuTime - cpu0).toDouble() / calls
+        if (flush) runBlocking { tracker.flush() }
+        wall to cpu
+    }.drop(5)
+    val wall = results.map { it.first }.sorted()
+    val cpu = results.map { it.second }.sorted()
+    println("%s kotlin %.0f %.0f %.0f %.0f %d %d".format(kind, median(wall), wall.first(), wall.last(), median(cpu), batches, calls))
 }

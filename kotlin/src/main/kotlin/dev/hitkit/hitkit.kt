@@ -3477,17 +3477,17 @@ public interface TrackerInterface {
     /**
      * A hit with exactly these parameters.
      */
-    fun `send`(`params`: List<HitParam>)
+    fun `sendGenerated`(`params`: List<HitParam>)
     
     /**
      * A screen hit: `p={name}`.
      */
-    fun `sendScreen`(`name`: kotlin.String, `params`: List<HitParam> = listOf())
+    fun `sendScreenGenerated`(`name`: kotlin.String, `params`: List<HitParam> = listOf())
     
     /**
      * A touch hit: `p={name}&click=A`.
      */
-    fun `sendTouch`(`name`: kotlin.String, `params`: List<HitParam> = listOf())
+    fun `sendTouchGenerated`(`name`: kotlin.String, `params`: List<HitParam> = listOf())
     
     /**
      * Changes one key (`storage`, `endpoint`, `maxAttempts`, ...). A bad key
@@ -3782,7 +3782,7 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
     /**
      * A hit with exactly these parameters.
      */
-    @Throws(TrackerException::class)override fun `send`(`params`: List<HitParam>)
+    @Throws(TrackerException::class)override fun `sendGenerated`(`params`: List<HitParam>)
         = 
     callWithHandle {
     uniffiRustCallWithError(TrackerException) { _status ->
@@ -3799,7 +3799,7 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
     /**
      * A screen hit: `p={name}`.
      */
-    @Throws(TrackerException::class)override fun `sendScreen`(`name`: kotlin.String, `params`: List<HitParam>)
+    @Throws(TrackerException::class)override fun `sendScreenGenerated`(`name`: kotlin.String, `params`: List<HitParam>)
         = 
     callWithHandle {
     uniffiRustCallWithError(TrackerException) { _status ->
@@ -3817,7 +3817,7 @@ open class Tracker: Disposable, AutoCloseable, TrackerInterface
     /**
      * A touch hit: `p={name}&click=A`.
      */
-    @Throws(TrackerException::class)override fun `sendTouch`(`name`: kotlin.String, `params`: List<HitParam>)
+    @Throws(TrackerException::class)override fun `sendTouchGenerated`(`name`: kotlin.String, `params`: List<HitParam>)
         = 
     callWithHandle {
     uniffiRustCallWithError(TrackerException) { _status ->

@@ -39,13 +39,13 @@ class HitKitTest {
         runBlocking { tracker.flush() }
         assertEquals(listOf("home", "buy"), Collector.deliveredPages())
         assertEquals("A", Collector.delivered()[1].param("click"))
-        assertEquals(0uL, tracker.offline.count())
+        assertEquals(0L, tracker.offline.count())
 
         // A hit that cannot be sent is lost, not stored.
         Collector.setMode("refuse")
         tracker.sendScreen("lost")
         runBlocking { tracker.flush() }
-        assertEquals(0uL, tracker.offline.count())
+        assertEquals(0L, tracker.offline.count())
         assertTrue(tracker.offline.get().isEmpty())
     }
 
@@ -53,37 +53,37 @@ class HitKitTest {
         Collector.setMode("refuse")
         listOf("h1", "h2", "h3").forEach { tracker.sendScreen(it) }
         runBlocking { tracker.flush() }
-        assertEquals(3uL, tracker.offline.count())
+        assertEquals(3L, tracker.offline.count())
         assertTrue(tracker.offline.get().all { it.isOffline && "cn=offline" in it.url && "olt=" in it.url })
 
         Collector.setMode("ok")
         val report = runBlocking { tracker.offline.dispatchAndWait() }
-        assertEquals(DispatchReport(sent = 3uL, failed = 0uL, dropped = 0uL, remaining = 0uL), report)
+        assertEquals(DispatchReport(sent = 3L, failed = 0L, dropped = 0L, remaining = 0L), report)
         assertEquals(listOf("h1", "h2", "h3"), Collector.deliveredPages())
-        assertEquals(0uL, tracker.offline.count())
+        assertEquals(0L, tracker.offline.count())
 
         // Fire-and-forget dispatch: the seed's `tracker.offline.dispatch()`.
         Collector.setMode("refuse")
         tracker.sendScreen("h4")
         runBlocking { tracker.flush() }
-        assertEquals(1uL, tracker.offline.count())
+        assertEquals(1L, tracker.offline.count())
         Collector.setMode("ok")
         tracker.offline.dispatch()
-        eventually("h4 delivered and deleted") { tracker.offline.count() == 0uL }
+        eventually("h4 delivered and deleted") { tracker.offline.count() == 0L }
         assertEquals(listOf("h1", "h2", "h3", "h4"), Collector.deliveredPages())
     }
 
     @Test fun alwaysSendsNothingUntilDispatch() = tracker(OfflineModeKey.ALWAYS).use { tracker ->
         listOf("a1", "a2", "a3").forEach { tracker.sendScreen(it) }
         runBlocking { tracker.flush() }
-        assertEquals(3uL, tracker.offline.count())
+        assertEquals(3L, tracker.offline.count())
         Thread.sleep(200)
         assertTrue("always: nothing is sent before dispatch", Collector.requests().isEmpty())
 
         tracker.offline.dispatch()
         eventually("three hits delivered") { Collector.delivered().size == 3 }
         assertEquals(listOf("a1", "a2", "a3"), Collector.deliveredPages())
-        eventually("store emptied") { tracker.offline.count() == 0uL }
+        eventually("store emptied") { tracker.offline.count() == 0L }
     }
 
     // ---- dispatch and retry -------------------------------------------------------------
@@ -99,20 +99,20 @@ class HitKitTest {
         Collector.setMode("500")
 
         runBlocking {
-            assertEquals(DispatchReport(0uL, 1uL, 0uL, 1uL), tracker.offline.dispatchAndWait())
-            assertEquals(1u, tracker.offline.oldest()?.retryCount)
-            assertEquals(1uL, tracker.offline.dispatchAndWait().failed)
-            assertEquals(2u, tracker.offline.oldest()?.retryCount)
-            assertEquals(DispatchReport(0uL, 0uL, 1uL, 0uL), tracker.offline.dispatchAndWait())
+            assertEquals(DispatchReport(0L, 1L, 0L, 1L), tracker.offline.dispatchAndWait())
+            assertEquals(1, tracker.offline.oldest()?.retryCount)
+            assertEquals(1L, tracker.offline.dispatchAndWait().failed)
+            assertEquals(2, tracker.offline.oldest()?.retryCount)
+            assertEquals(DispatchReport(0L, 0L, 1L, 0L), tracker.offline.dispatchAndWait())
         }
         assertEquals("exactly three attempts", 3, Collector.requests().size)
         assertEquals(listOf(500, 500, 500), Collector.requests().map { it.answered })
-        assertEquals(0uL, tracker.offline.count())
+        assertEquals(0L, tracker.offline.count())
         eventually("warningDidOccur") { warnings.isNotEmpty() }
         assertTrue(warnings.toString(), warnings.any { "3 attempt" in it })
 
         // Nothing left to try.
-        assertEquals(DispatchReport(0uL, 0uL, 0uL, 0uL), runBlocking { tracker.offline.dispatchAndWait() })
+        assertEquals(DispatchReport(0L, 0L, 0L, 0L), runBlocking { tracker.offline.dispatchAndWait() })
         assertEquals(3, Collector.requests().size)
     }
 
@@ -122,19 +122,19 @@ class HitKitTest {
         runBlocking { tracker.flush() }
         tracker.setNetworkAvailable(false)
         repeat(4) {
-            assertEquals(DispatchReport(0uL, 0uL, 0uL, 2uL), runBlocking { tracker.offline.dispatchAndWait() })
+            assertEquals(DispatchReport(0L, 0L, 0L, 2L), runBlocking { tracker.offline.dispatchAndWait() })
         }
         assertTrue(Collector.requests().isEmpty())
-        assertEquals(listOf(0u, 0u), tracker.offline.get().map { it.retryCount })
+        assertEquals(listOf(0, 0), tracker.offline.get().map { it.retryCount })
 
         // A lost connection (collector down) costs no attempt either.
         tracker.setNetworkAvailable(true)
         Collector.setMode("refuse")
-        assertEquals(2uL, runBlocking { tracker.offline.dispatchAndWait() }.remaining)
-        assertEquals(listOf(0u, 0u), tracker.offline.get().map { it.retryCount })
+        assertEquals(2L, runBlocking { tracker.offline.dispatchAndWait() }.remaining)
+        assertEquals(listOf(0, 0), tracker.offline.get().map { it.retryCount })
 
         Collector.setMode("ok")
-        assertEquals(2uL, runBlocking { tracker.offline.dispatchAndWait() }.sent)
+        assertEquals(2L, runBlocking { tracker.offline.dispatchAndWait() }.sent)
         assertEquals(listOf("o1", "o2"), Collector.deliveredPages())
     }
 
@@ -146,12 +146,12 @@ class HitKitTest {
             first.sendScreen("s1")
             first.sendScreen("s2")
             runBlocking { first.flush() }
-            assertEquals(2uL, first.offline.count())
+            assertEquals(2L, first.offline.count())
         } // close(): the worker finishes and releases the store
         openRetryingWhileLocked(path).use { second ->
-            assertEquals(2uL, second.offline.count())
+            assertEquals(2L, second.offline.count())
             assertEquals(listOf(true, false), second.offline.get().map { "p=s1" in it.url })
-            assertEquals(2uL, runBlocking { second.offline.dispatchAndWait() }.sent)
+            assertEquals(2L, runBlocking { second.offline.dispatchAndWait() }.sent)
             assertEquals(listOf("s1", "s2"), Collector.deliveredPages())
         }
     }
@@ -166,26 +166,38 @@ class HitKitTest {
             first.sendScreen("secret")
             runBlocking { first.flush() }
         }
-        // Without the key the sealed hit is kept, unsent; with it, it leaves.
+        // Without the key the sealed hit is kept, unsent. A new hit cannot be stored in clear
+        // in an encrypted store: it waits in memory and flush says so. With the key, both leave.
         openRetryingWhileLocked(path).use { keyless ->
+            // The worker applies the tracker's key (none) as it starts; until then the store
+            // still reads with the key the last tracker gave it. flush waits for the worker.
+            runBlocking { keyless.flush() }
             assertEquals(0, keyless.offline.get().size)
-            assertEquals(1uL, runBlocking { keyless.offline.dispatchAndWait() }.remaining)
+            assertEquals(1L, runBlocking { keyless.offline.dispatchAndWait() }.remaining)
+            keyless.sendScreen("held")
+            val e = expect<TrackerException.Storage> { runBlocking { keyless.flush() } }
+            assertTrue(e.reason, "kept in memory" in e.reason)
+            assertTrue(Collector.requests().isEmpty())
+
+            keyless.setConfig("encryptionKey", key, null)
+            runBlocking { keyless.flush() }
+            assertEquals(DispatchReport(2L, 0L, 0L, 0L), runBlocking { keyless.offline.dispatchAndWait() })
         }
-        val end = System.nanoTime() + 5_000_000_000
-        var keyed: Tracker? = null
-        while (keyed == null) {
-            try { keyed = Tracker(sealed) } catch (e: TrackerException) { if (System.nanoTime() > end) throw e; Thread.sleep(50) }
+        assertEquals(listOf("secret", "held"), Collector.deliveredPages())
+        // The key is never shown: config() holds a placeholder.
+        openRetryingWhileLocked(path, sealed).use { keyed ->
+            val shown = keyed.config().encryptionKey
+            assertTrue("a key is set, and says so", shown != null)
+            assertFalse(shown!!, key.substring(0, 16) in shown)
         }
-        keyed.use { assertEquals(1uL, runBlocking { it.offline.dispatchAndWait() }.sent) }
-        assertEquals(listOf("secret"), Collector.deliveredPages())
     }
 
     /** The store is released when the closed tracker's worker finishes: retry briefly. */
-    private fun openRetryingWhileLocked(path: Path): Tracker {
+    private fun openRetryingWhileLocked(path: Path, given: TrackerConfig = config(path, OfflineModeKey.ALWAYS)): Tracker {
         val end = System.nanoTime() + 5_000_000_000
         while (true) {
             try {
-                return tracker(OfflineModeKey.ALWAYS, path)
+                return Tracker(given)
             } catch (e: TrackerException.StorageLocked) {
                 if (System.nanoTime() > end) throw e
                 Thread.sleep(50)
@@ -244,7 +256,7 @@ class HitKitTest {
         expect<TrackerException.InvalidParameter> { tracker.send(listOf(HitParam("", "v"))) }
         expect<TrackerException.InvalidParameter> { tracker.setParam("", "v") }
         runBlocking { tracker.flush() }
-        assertEquals("a refused hit is not stored", 0uL, tracker.offline.count())
+        assertEquals("a refused hit is not stored", 0L, tracker.offline.count())
         // The message reads as a sentence a person can act on.
         assertTrue(expect<TrackerException> { tracker.send(listOf(HitParam("", "v"))) }.message!!.isNotEmpty())
     }
@@ -266,15 +278,15 @@ class HitKitTest {
             assertFalse("$created before $before", created.isBefore(before.minusMillis(1)))
             assertFalse("$created after $after", created.isAfter(after.plusMillis(1)))
             assertTrue(hit.isOffline)
-            assertEquals(0u, hit.retryCount)
+            assertEquals(0, hit.retryCount)
         }
         assertTrue(hits[0].url, hits[0].url.startsWith(Collector.endpoint + "?s=123&"))
         assertFalse(hits[0].creationDate.isAfter(hits[2].creationDate))
         assertEquals(hits[0], tracker.offline.oldest())
         assertEquals(hits[2], tracker.offline.latest())
-        assertEquals(0uL, tracker.offline.deleteOlderThan(1u))
-        assertEquals(3uL, tracker.offline.delete())
-        assertEquals(0uL, tracker.offline.count())
+        assertEquals(0L, tracker.offline.deleteOlderThan(1))
+        assertEquals(3L, tracker.offline.delete())
+        assertEquals(0L, tracker.offline.count())
     }
 
     // ---- the seed's lines and lambdas ---------------------------------------------------
@@ -288,7 +300,7 @@ class HitKitTest {
         runBlocking { tracker.flush() }
         assertEquals(OfflineModeKey.REQUIRED, tracker.offlineMode())
         assertEquals(OfflineModeKey.REQUIRED, tracker.config().storage)
-        assertEquals(0uL, runBlocking { tracker.offline.dispatchAndWait() }.remaining)
+        assertEquals(0L, runBlocking { tracker.offline.dispatchAndWait() }.remaining)
     }
 
     @Test fun lambdasAsCompletionHandlersHearTrueAndFalse() = tracker(null).use { tracker ->
@@ -306,7 +318,7 @@ class HitKitTest {
         eventually("four handlers called") { heard.size == 4 }
         assertEquals(mapOf("mode" to true, "good" to true, "bad" to false, "unknown" to false), heard.toMap())
         assertEquals(OfflineModeKey.ALWAYS, tracker.offlineMode())
-        assertEquals(5u, tracker.config().maxAttempts)
+        assertEquals(5, tracker.config().maxAttempts)
         assertNotEquals("accepted changes are confirmed on HitKit's worker thread", Thread.currentThread(), threads["mode"])
     }
 }

@@ -107,7 +107,7 @@ fun config(path: Path, storage: OfflineModeKey? = null) = TrackerConfig(
     secure = false,
     endpoint = Collector.endpoint,
     storage = storage,
-    requestTimeoutMs = 2000uL,
+    requestTimeoutMs = 2000L,
 )
 
 /** Polls until [condition] holds, or fails after [timeoutMs]. */
