@@ -47,10 +47,12 @@ pub(crate) fn unregister(id: i64) {
 }
 
 /// `hit_type`: 0 screen, 1 touch, 2 custom. Returns [`QUEUED`] or
-/// [`NOT_HERE`].
+/// [`NOT_HERE`]. For the Kotlin and Swift packages; Rust apps call
+/// [`Tracker::send_screen`](crate::Tracker::send_screen) and co.
 ///
 /// # Safety
 /// `payload` points at `len` readable bytes (or is null with `len` 0).
+#[doc(hidden)]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hitkit_quick_send(
     tracker_id: i64,

@@ -30,8 +30,10 @@ use store::{Changes, Claim, Database, HitStore, StoredHit};
 use transport::Transport;
 use types::{DispatchReport, Hit, HitType, OfflineModeKey};
 
-/// What the app's side and the worker share.
-pub(crate) struct Shared {
+/// What ties the app's side of a tracker to its worker: the way to the
+/// app (delegate, log), the host's word on the network, and whether the
+/// worker still runs.
+pub(crate) struct Link {
     pub events: Events,
     pub network_available: AtomicBool,
     /// False once the worker has stopped for good (repeated panics).
@@ -40,7 +42,7 @@ pub(crate) struct Shared {
 
 pub struct Engine {
     inbox: Arc<Inbox>,
-    shared: Arc<Shared>,
+    link: Arc<Link>,
     /// The configuration as the app set it, in the order it set it: checked
     /// here, then handed to the worker.
     config: Mutex<TrackerConfig>,
@@ -73,22 +75,22 @@ impl Engine {
         // Applied here, so that from the first call on, the store reads as
         // this tracker's key says (a wrong or missing key: locked).
         let key_state = database.use_key(config.encryption_key.as_ref())?;
-        let shared = Arc::new(Shared {
+        let link = Arc::new(Link {
             events: Events::default(),
             network_available: AtomicBool::new(true),
             worker_alive: AtomicBool::new(true),
         });
         for notice in notices {
             match notice {
-                store::Notice::Warning(message) => shared.events.warning(message),
-                store::Notice::Error(message) => shared.events.error(message),
+                store::Notice::Warning(message) => link.events.warning(message),
+                store::Notice::Error(message) => link.events.error(message),
             }
         }
         let inbox = Arc::new(Inbox::default());
         let worker = worker::Worker::new(worker::Parts {
             config: config.clone(),
             inbox: inbox.clone(),
-            shared: shared.clone(),
+            link: link.clone(),
             database: database.clone(),
             store: store.clone(),
             transport,
@@ -101,7 +103,7 @@ impl Engine {
             .map_err(|e| TrackerError::runtime(format!("cannot start HitKit's worker: {e}")))?;
         Ok(Engine {
             inbox,
-            shared,
+            link,
             config: Mutex::new(config),
             store,
             database,
@@ -110,7 +112,7 @@ impl Engine {
     }
 
     pub fn set_event_sink(&self, sink: Option<Arc<dyn EventSink>>) {
-        self.shared.events.set_sink(sink);
+        self.link.events.set_sink(sink);
     }
 
     fn send(&self, command: Command) -> Result<()> {
@@ -119,7 +121,7 @@ impl Engine {
 
     /// Queues a command; on failure the command comes back with the error.
     fn push(&self, command: Command) -> std::result::Result<(), (TrackerError, Command)> {
-        if !self.shared.worker_alive.load(Ordering::SeqCst) {
+        if !self.link.worker_alive.load(Ordering::SeqCst) {
             let error = TrackerError::runtime(
                 "HitKit's worker stopped after repeated failures (see errorDidOccur)",
             );
@@ -232,7 +234,7 @@ impl Engine {
     /// `required` mode; going offline stops a running pass at its next hit.
     pub fn set_network_available(&self, available: bool) {
         let was = self
-            .shared
+            .link
             .network_available
             .swap(available, Ordering::SeqCst);
         if was != available {

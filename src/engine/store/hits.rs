@@ -516,6 +516,18 @@ impl HitStore {
         Ok(())
     }
 
+    /// Writes a tally with this count as it is (tests of tampering).
+    pub fn put_raw_tally(&self, count: u64) -> Result<()> {
+        let tally = Tally {
+            count,
+            newest: *lock(&self.newest),
+        };
+        self.tree
+            .insert(TALLY_KEY, &tally.encode())
+            .map_err(TrackerError::storage)?;
+        Ok(())
+    }
+
     /// Writes bytes under a journal key as they are (tests of recovery).
     pub fn put_raw_journal(&self, key: &Key, bytes: &[u8]) -> Result<()> {
         self.tree

@@ -32,7 +32,7 @@ use super::store::record::Record;
 use super::store::{Changes, Claim, Database, HitStore, Key, hits};
 use super::transport::{ResponseSink, Transport};
 use super::types::{DispatchReport, HitStatus, HitType, OfflineModeKey};
-use super::{Shared, now_ms};
+use super::{Link, now_ms};
 
 use live::{LiveHit, LiveQueue, Part};
 use pass::{Pass, Stop, Waiter, joined_deadline};
@@ -68,7 +68,7 @@ pub struct Worker {
     base_url: String,
     persistent: Vec<Param>,
     inbox: Arc<Inbox>,
-    shared: Arc<Shared>,
+    link: Arc<Link>,
     database: Arc<Database>,
     store: Arc<HitStore>,
     transport: Arc<dyn Transport>,
@@ -119,7 +119,7 @@ pub struct Worker {
 pub struct Parts {
     pub config: TrackerConfig,
     pub inbox: Arc<Inbox>,
-    pub shared: Arc<Shared>,
+    pub link: Arc<Link>,
     pub database: Arc<Database>,
     pub store: Arc<HitStore>,
     pub transport: Arc<dyn Transport>,
@@ -134,7 +134,7 @@ impl Worker {
             config: parts.config,
             persistent: Vec::new(),
             inbox: parts.inbox,
-            shared: parts.shared,
+            link: parts.link,
             database: parts.database,
             store: parts.store,
             transport: parts.transport,
@@ -191,7 +191,7 @@ impl Worker {
                 }
             }
         }
-        self.shared.worker_alive.store(false, Ordering::SeqCst);
+        self.link.worker_alive.store(false, Ordering::SeqCst);
         // The store before the database, so the database's clean close finds
         // no one else using it; the claim last, so a new tracker of this
         // name opens only once all of it is released.
@@ -209,7 +209,7 @@ impl Worker {
     /// What a worker does before its first round: the key, the visitor id,
     /// journal recovery, the age limit.
     fn start(&mut self) {
-        self.shared.events.set_log_level(self.config.log_level());
+        self.link.events.set_log_level(self.config.log_level());
         // The key was applied as the tracker opened (Engine::start).
         let state = std::mem::replace(&mut self.key_state, KeyState::Clear);
         self.key_state_is(state);
@@ -341,7 +341,7 @@ impl Worker {
             created_ms,
             split_id,
         );
-        if self.shared.events.wants_hit_events() {
+        if self.link.events.wants_hit_events() {
             for query in &built.queries {
                 let url = self.message(query);
                 self.emit(Event::BuildDidEnd {
@@ -351,7 +351,7 @@ impl Worker {
             }
         }
         for warning in &built.warnings {
-            self.shared.events.warning(warning.clone());
+            self.link.events.warning(warning.clone());
         }
         self.route(held.seq, built);
     }
@@ -377,7 +377,7 @@ impl Worker {
             OfflineModeKey::Always => self.store_hit(hit),
             OfflineModeKey::Never if self.live.len() >= policy::MAX_LIVE_QUEUE => {
                 if self.live_overflow == 0 {
-                    self.shared.events.warning(format!(
+                    self.link.events.warning(format!(
                         "{} hits are waiting to be sent (the collector is slow or \
                          unreachable): new hits are dropped until they go, as `never` \
                          mode allows",
@@ -415,7 +415,7 @@ impl Worker {
 
     fn hold(&mut self, held: Held) {
         if self.held.len() >= policy::MAX_LIVE_QUEUE {
-            self.shared.events.error(
+            self.link.events.error(
                 "a hit was dropped: the store is locked (encryption key missing) and \
                  too many hits are already waiting for it",
             );
@@ -424,7 +424,7 @@ impl Worker {
         if self.held.is_empty()
             && let KeyState::Locked(why) = &self.key_state
         {
-            self.shared.events.error(format!(
+            self.link.events.error(format!(
                 "hits are kept in memory until the store can be opened: {why}"
             ));
         }
@@ -442,7 +442,7 @@ impl Worker {
                     self.must_sync = true;
                 }
                 Err(e) => self
-                    .shared
+                    .link
                     .events
                     .error(format!("the visitor id cannot be read: {e}")),
             }
@@ -467,7 +467,7 @@ impl Worker {
     /// one `olt` for all its parts).
     fn store_hit(&mut self, hit: LiveHit) {
         if !self.store.codec().can_write() {
-            self.shared.events.error(format!(
+            self.link.events.error(format!(
                 "{} hit part(s) lost: the store is encrypted and its key is not set",
                 hit.parts.len()
             ));
@@ -509,7 +509,7 @@ impl Worker {
             let mut drop = Changes::default();
             drop.remove(oldest);
             if let Err(e) = self.store.apply(drop) {
-                self.shared
+                self.link
                     .events
                     .error(format!("no room could be made: {e}"));
                 break;
@@ -520,7 +520,7 @@ impl Worker {
                 Some(i) => self.saved.remove(i).1,
                 None => format!("(stored hit {})", hits::key_parts(&oldest).1),
             };
-            self.shared.events.warning(format!(
+            self.link.events.warning(format!(
                 "store full (maxStoredHits {max}): dropped the oldest hit {url}"
             ));
         }
@@ -535,7 +535,7 @@ impl Worker {
         let (keys, journaled) = match (self.store.keys_before(cutoff), self.store.journal()) {
             (Ok(keys), Ok(journal)) => (keys, journal),
             (Err(e), _) | (_, Err(e)) => {
-                self.shared
+                self.link
                     .events
                     .error(format!("old hits could not be deleted: {e}"));
                 return 0;
@@ -552,7 +552,7 @@ impl Worker {
         }
         if count > 0 {
             self.dirty = true;
-            self.shared.events.warning(format!(
+            self.link.events.warning(format!(
                 "dropped {count} stored hit(s) older than {days} day(s) (maxStorageAgeDays)"
             ));
         }
@@ -566,7 +566,7 @@ impl Worker {
         let entries = match self.store.journal() {
             Ok(entries) => entries,
             Err(e) => {
-                self.shared
+                self.link
                     .events
                     .error(format!("the journal cannot be read: {e}"));
                 return;
@@ -597,12 +597,12 @@ impl Worker {
         }
         if recovered > 0 {
             self.must_sync = true;
-            self.shared.events.warning(format!(
+            self.link.events.warning(format!(
                 "{recovered} hit(s) in flight when the app last stopped were stored"
             ));
         }
         if unreadable > 0 {
-            self.shared.events.error(format!(
+            self.link.events.error(format!(
                 "{unreadable} hit(s) in the in-flight journal could not be read (sealed \
                  with another encryption key, or none): kept until the right key is set \
                  or maxStorageAgeDays removes them"
@@ -617,7 +617,7 @@ impl Worker {
         let endpoint_changed = config.base_url() != self.base_url;
         self.config = config;
         self.base_url = self.config.base_url();
-        self.shared.events.set_log_level(self.config.log_level());
+        self.link.events.set_log_level(self.config.log_level());
         if endpoint_changed {
             self.cleartext_warned = false;
             self.warn_if_cleartext();
@@ -643,7 +643,7 @@ impl Worker {
         match result {
             Ok(state) => self.key_state_is(state),
             Err(e) => self
-                .shared
+                .link
                 .events
                 .error(format!("encryption key not applied: {e}")),
         }
@@ -662,7 +662,7 @@ impl Worker {
         if let KeyState::Locked(why) = &state
             && self.key_state != state
         {
-            self.shared.events.error(format!(
+            self.link.events.error(format!(
                 "stored hits cannot be read or written: {why}. They are kept, and \
                  new hits are kept in memory, until the right key is set"
             ));
@@ -677,7 +677,7 @@ impl Worker {
             return;
         }
         self.cleartext_warned = true;
-        self.shared.events.warning(format!(
+        self.link.events.warning(format!(
             "hits go to {} in clear (http): anyone on the network can read them. \
              Use https outside local testing",
             self.base_url
@@ -688,7 +688,7 @@ impl Worker {
 
     fn opt_out(&mut self, opted_out: bool) {
         if let Err(e) = self.database.meta().set_opted_out(opted_out) {
-            self.shared
+            self.link
                 .events
                 .error(format!("the opt-out could not be saved: {e}"));
             return;
@@ -697,7 +697,7 @@ impl Worker {
         if opted_out {
             self.forget_local();
             if let Err(e) = self.database.erase_hits() {
-                self.shared
+                self.link
                     .events
                     .error(format!("stored hits could not be deleted: {e}"));
             }
@@ -783,7 +783,7 @@ impl Worker {
         let concurrency = self.config.dispatch_concurrency.max(1) as usize;
         let now = Instant::now();
         while pass.stop.is_none() && !pass.exhausted && pass.in_flight < concurrency {
-            if !self.shared.network_available.load(Ordering::SeqCst) {
+            if !self.link.network_available.load(Ordering::SeqCst) {
                 pass.stop = Some(Stop::Offline);
                 break;
             }
@@ -824,7 +824,7 @@ impl Worker {
                 }
                 Ok(None) => pass.exhausted = true,
                 Err(e) => {
-                    self.shared.events.error(format!("dispatch stopped: {e}"));
+                    self.link.events.error(format!("dispatch stopped: {e}"));
                     pass.stop = Some(Stop::StorageError);
                 }
             }
@@ -841,7 +841,7 @@ impl Worker {
         } = &outcome
         {
             self.backoff.pace(Instant::now(), *delay);
-            self.shared.events.warning(format!(
+            self.link.events.warning(format!(
                 "the collector asked to wait {} s (Retry-After): automatic sends wait until then",
                 delay.as_secs()
             ));
@@ -881,7 +881,7 @@ impl Worker {
                         self.changes.remove(key);
                         pass.report.dropped += 1;
                         let message = self.message_of(url.clone());
-                        self.shared.events.warning(format!(
+                        self.link.events.warning(format!(
                             "hit dropped after {attempts} attempt(s), last {why}: {message}"
                         ));
                     }
@@ -1030,7 +1030,7 @@ impl Worker {
 
     fn send_live(&mut self) {
         if self.live_overflow > 0 && self.live.len() < policy::MAX_LIVE_QUEUE {
-            self.shared.events.warning(format!(
+            self.link.events.warning(format!(
                 "{} hit(s) were dropped while the live queue was full",
                 std::mem::take(&mut self.live_overflow)
             ));
@@ -1163,12 +1163,12 @@ impl Worker {
             return;
         }
         if let Err(e) = self.store.apply(changes) {
-            self.shared
+            self.link
                 .events
                 .error(format!("the store could not be written: {e}"));
             let lost = std::mem::take(&mut self.saved);
             if !lost.is_empty() {
-                self.shared.events.error(format!(
+                self.link.events.error(format!(
                     "{} hit(s) could not be stored and are lost",
                     lost.len()
                 ));
@@ -1203,7 +1203,7 @@ impl Worker {
                     0 => String::new(),
                     n => format!(" ({n} hit(s) not saved)"),
                 };
-                self.shared
+                self.link
                     .events
                     .error(format!("the sync to disk failed{what}: {e}"));
                 // Try again at the next round.
@@ -1249,7 +1249,7 @@ impl Worker {
     fn report_unreadable(&mut self) {
         let count = self.store.take_unreadable();
         if count > 0 && count != self.unreadable_reported {
-            self.shared.events.error(format!(
+            self.link.events.error(format!(
                 "{count} stored hit(s) could not be read: damaged, or sealed with another \
                  encryption key (or none). They are kept, unsent, until the right key is \
                  set or maxStorageAgeDays removes them"
@@ -1310,13 +1310,13 @@ impl Worker {
             self.panics.pop_front();
         }
         if self.panics.len() >= MAX_PANICS {
-            self.shared.events.error(format!(
+            self.link.events.error(format!(
                 "HitKit's worker failed {MAX_PANICS} times in a minute (last: {what}) and \
                  stopped: stored hits are kept for the next start"
             ));
             return false;
         }
-        self.shared.events.error(format!(
+        self.link.events.error(format!(
             "HitKit's worker failed ({what}) and was restarted; nothing saved is lost"
         ));
         let _ = self.store.recount();
@@ -1332,7 +1332,7 @@ impl Worker {
     // ---- helpers ----
 
     fn network_available(&self) -> bool {
-        self.shared.network_available.load(Ordering::SeqCst)
+        self.link.network_available.load(Ordering::SeqCst)
     }
 
     /// How a hit is named in messages: its URL, without the query when
@@ -1353,7 +1353,7 @@ impl Worker {
     }
 
     fn emit(&self, event: Event) {
-        self.shared.events.emit(event);
+        self.link.events.emit(event);
     }
 }
 
