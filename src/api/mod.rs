@@ -16,7 +16,7 @@ pub use crate::engine::config::TrackerConfig;
 pub use crate::engine::error::TrackerError;
 pub use crate::engine::secret::EncryptionKey;
 pub use crate::engine::types::{
-    DispatchReport, Hit, HitParam, HitStatus, HitType, LogLevel, OfflineModeKey,
+    DispatchReport, HitParam, HitStatus, HitType, LogLevel, OfflineModeKey,
 };
 pub use delegate::{Logger, SetConfigCallback, TrackerDelegate, set_logger};
 pub use error::tracker_error_message;
@@ -24,3 +24,4 @@ pub use offline::Offline;
 pub use quick::hitkit_quick_send;
 pub use tracker::Tracker;
 pub use transport::{HttpCompletion, HttpTransport};
+pub use types::Hit;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::engine::error::TrackerError;
-use crate::engine::types::{DispatchReport, Hit};
+use crate::engine::types::DispatchReport;
+
+use super::Hit;
 
 /// A view of its tracker's store. Reads go straight to the store and never
 /// wait for a pass in progress.
@@ -71,24 +73,31 @@ impl Offline {
 
     /// Every readable stored hit, oldest first.
     pub fn get(&self) -> Result<Vec<Hit>, TrackerError> {
-        match self.engine.upgrade() {
-            Some(engine) => engine.stored_hits(),
-            None => Ok(Vec::new()),
-        }
+        let Some(engine) = self.engine.upgrade() else {
+            return Ok(Vec::new());
+        };
+        let base = engine.base_url();
+        let hits = engine.stored_hits()?;
+        Ok(hits
+            .into_iter()
+            .map(|stored| Hit::new(stored, &base))
+            .collect())
     }
 
     pub fn oldest(&self) -> Result<Option<Hit>, TrackerError> {
-        match self.engine.upgrade() {
-            Some(engine) => engine.oldest(),
-            None => Ok(None),
-        }
+        let Some(engine) = self.engine.upgrade() else {
+            return Ok(None);
+        };
+        let base = engine.base_url();
+        Ok(engine.oldest()?.map(|stored| Hit::new(stored, &base)))
     }
 
     pub fn latest(&self) -> Result<Option<Hit>, TrackerError> {
-        match self.engine.upgrade() {
-            Some(engine) => engine.latest(),
-            None => Ok(None),
-        }
+        let Some(engine) = self.engine.upgrade() else {
+            return Ok(None);
+        };
+        let base = engine.base_url();
+        Ok(engine.latest()?.map(|stored| Hit::new(stored, &base)))
     }
 
     /// Deletes every stored hit; returns how many.

@@ -242,12 +242,8 @@ impl TrackerConfig {
             "secure" => self.secure = parse_bool(key, value)?,
             "identifier" => self.identifier = value.to_owned(),
             "storage" => {
-                self.storage = Some(OfflineModeKey::parse(value).ok_or_else(|| {
-                    TrackerError::config(
-                        key,
-                        format!("`{value}` is not one of required, always, never"),
-                    )
-                })?)
+                let mode = OfflineModeKey::parse(value);
+                self.storage = Some(one_of(key, value, mode, "required, always, never")?);
             }
             "endpoint" => self.endpoint = optional(value),
             "maxHitSize" => self.max_hit_size = parse_number(key, value)?,
@@ -258,12 +254,13 @@ impl TrackerConfig {
             "dispatchConcurrency" => self.dispatch_concurrency = parse_number(key, value)?,
             "encryptionKey" => self.encryption_key = optional(value).map(EncryptionKey::new),
             "logLevel" => {
-                self.log_level = Some(LogLevel::parse(value).ok_or_else(|| {
-                    TrackerError::config(
-                        key,
-                        format!("`{value}` is not one of off, error, warning, info, debug"),
-                    )
-                })?)
+                let level = LogLevel::parse(value);
+                self.log_level = Some(one_of(
+                    key,
+                    value,
+                    level,
+                    "off, error, warning, info, debug",
+                )?);
             }
             "hitIdParameter" => self.hit_id_parameter = optional(value),
             "queryInMessages" => self.query_in_messages = parse_bool(key, value)?,
@@ -320,6 +317,10 @@ impl TrackerConfig {
 /// Keys a JSON `null` clears.
 const OPTIONAL_KEYS: &[&str] = &["endpoint", "encryptionKey", "hitIdParameter"];
 
+fn one_of<T>(key: &str, value: &str, parsed: Option<T>, choices: &str) -> Result<T> {
+    parsed.ok_or_else(|| TrackerError::config(key, format!("`{value}` is not one of {choices}")))
+}
+
 pub fn parse_bool(key: &str, value: &str) -> Result<bool> {
     match value {
         "true" => Ok(true),
@@ -364,29 +365,28 @@ fn check_site(site: &str) -> Result<()> {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if !ok {
-        return Err(TrackerError::config(
-            "name",
-            "must be 1 to 64 letters, digits, `-`, `_` or `.`",
-        ));
-    }
-    Ok(())
+    check_token("name", name, 64, b"-_.")
 }
 
 fn check_parameter_name(name: &str) -> Result<()> {
-    let ok = name.len() <= 32
-        && name
+    check_token("hitIdParameter", name, 32, b"-_.~")
+}
+
+/// 1 to `max` letters, digits or one of `extra`.
+fn check_token(key: &str, value: &str, max: usize, extra: &[u8]) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= max
+        && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b));
     if !ok {
+        let extra: Vec<String> = extra.iter().map(|c| format!("`{}`", *c as char)).collect();
         return Err(TrackerError::config(
-            "hitIdParameter",
-            format!("`{name}` is not a parameter name (1 to 32 letters, digits, `-_.~`)"),
+            key,
+            format!(
+                "`{value}` is not 1 to {max} letters, digits or {}",
+                extra.join(", ")
+            ),
         ));
     }
     Ok(())

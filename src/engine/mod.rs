@@ -28,7 +28,7 @@ use events::{EventSink, Events};
 use inbox::{Command, Completion, DispatchRequest, Inbox};
 use store::{Changes, Claim, Database, HitStore, StoredHit};
 use transport::Transport;
-use types::{DispatchReport, Hit, HitType, OfflineModeKey};
+use types::{DispatchReport, HitType, OfflineModeKey};
 
 /// What ties the app's side of a tracker to its worker: the way to the
 /// app (delegate, log), the host's word on the network, and whether the
@@ -289,28 +289,21 @@ impl Engine {
         self.store.len()
     }
 
-    fn base_url(&self) -> String {
+    /// The collector stored hits go to now (`Offline` shows their URLs).
+    pub fn base_url(&self) -> String {
         lock(&self.config).base_url()
     }
 
-    pub fn stored_hits(&self) -> Result<Vec<Hit>> {
-        let base = self.base_url();
-        Ok(self
-            .store
-            .all()?
-            .into_iter()
-            .map(|stored| to_hit(stored, &base))
-            .collect())
+    pub fn stored_hits(&self) -> Result<Vec<StoredHit>> {
+        self.store.all()
     }
 
-    pub fn oldest(&self) -> Result<Option<Hit>> {
-        let base = self.base_url();
-        Ok(self.store.oldest()?.map(|stored| to_hit(stored, &base)))
+    pub fn oldest(&self) -> Result<Option<StoredHit>> {
+        self.store.oldest()
     }
 
-    pub fn latest(&self) -> Result<Option<Hit>> {
-        let base = self.base_url();
-        Ok(self.store.latest()?.map(|stored| to_hit(stored, &base)))
+    pub fn latest(&self) -> Result<Option<StoredHit>> {
+        self.store.latest()
     }
 
     /// Deletes every stored hit; returns how many.
@@ -361,17 +354,6 @@ impl Engine {
     /// Makes the worker panic, to test that a panic is contained.
     pub fn inject_panic(&self) -> Result<()> {
         self.send(Command::Panic)
-    }
-}
-
-fn to_hit(stored: StoredHit, base_url: &str) -> Hit {
-    Hit {
-        id: stored.id() as i64,
-        url: hit::url(base_url, &stored.record.query),
-        creation_date: SystemTime::UNIX_EPOCH + Duration::from_millis(stored.created_ms()),
-        retry_count: stored.record.attempts as i32,
-        is_offline: true,
-        hit_type: stored.record.hit_type,
     }
 }
 

@@ -2,8 +2,6 @@
 //! UniFFI under the same names, so Rust, Swift and Kotlin share one
 //! vocabulary.
 
-use std::time::SystemTime;
-
 /// How a tracker stores hits (`storage` config key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OfflineModeKey {
@@ -93,20 +91,6 @@ impl HitParam {
             value: value.into(),
         }
     }
-}
-
-/// A stored hit, as `Offline` lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hit {
-    /// Unique among the tracker's stored hits.
-    pub id: i64,
-    /// The URL it will be sent to: the current collector and the hit's query.
-    pub url: String,
-    pub creation_date: SystemTime,
-    /// Attempts already used (non-2xx answers).
-    pub retry_count: i32,
-    pub is_offline: bool,
-    pub hit_type: HitType,
 }
 
 /// What a dispatch pass did.

@@ -81,7 +81,8 @@ pub fn journal_key(key: &Key) -> JournalKey {
     journal
 }
 
-/// A stored hit as read back: its key and its record.
+/// A stored hit as the store holds it: its key and its record (the API's
+/// `Hit` is the view of it an app gets, with its URL).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredHit {
     pub key: Key,
@@ -553,6 +554,40 @@ impl HitStore {
             .map_err(TrackerError::storage)?;
         Ok(self.count.swap(0, Ordering::SeqCst))
     }
+}
+
+/// The names of the trackers with a hit tree in `db`.
+pub fn tracker_names(db: &sled::Db) -> Vec<String> {
+    db.tree_names()
+        .iter()
+        .filter_map(|name| {
+            std::str::from_utf8(name)
+                .ok()?
+                .strip_prefix("hits/")
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// Applies `entries` to `tree` in atomic batches of a thousand (a copy or a
+/// rewrite of a whole tree: each batch is atomic, the whole is idempotent).
+pub fn apply_in_batches(
+    tree: &sled::Tree,
+    entries: impl Iterator<Item = Result<(sled::IVec, Vec<u8>)>>,
+) -> Result<()> {
+    let mut batch = sled::Batch::default();
+    let mut pending = 0;
+    for entry in entries {
+        let (key, value) = entry?;
+        batch.insert(key, value);
+        pending += 1;
+        if pending == 1000 {
+            tree.apply_batch(std::mem::take(&mut batch))
+                .map_err(TrackerError::storage)?;
+            pending = 0;
+        }
+    }
+    tree.apply_batch(batch).map_err(TrackerError::storage)
 }
 
 /// Counts the hits and finds the newest key by walking the tree, and keeps

@@ -108,36 +108,25 @@ impl Keyring {
 /// Each tree goes in atomic batches; a record is rewritten only if `from`
 /// reads it, so running it again after a kill finishes the job.
 fn rewrite_all(db: &sled::Db, from: &Codec, to: &Codec) -> Result<()> {
-    for name in db.tree_names() {
-        let Some(tree_name) = std::str::from_utf8(&name)
-            .ok()
-            .filter(|n| n.starts_with("hits/"))
-        else {
-            continue;
-        };
-        let tree = db.open_tree(&name).map_err(TrackerError::storage)?;
-        let mut batch = sled::Batch::default();
-        let mut pending = 0;
-        for entry in tree.iter() {
-            let (key, value) = entry.map_err(TrackerError::storage)?;
+    for name in super::hits::tracker_names(db) {
+        let tree_name = format!("hits/{name}");
+        let tree = db.open_tree(&tree_name).map_err(TrackerError::storage)?;
+        let rewritten = tree.iter().filter_map(|entry| {
+            let (key, value) = match entry {
+                Ok(entry) => entry,
+                Err(e) => return Some(Err(TrackerError::storage(e))),
+            };
             if key.len() < 16 {
-                continue; // the count
+                return None; // the tally
             }
             let place = Place {
-                tree: tree_name,
+                tree: &tree_name,
                 key: &key,
             };
-            if let Ok(record) = from.decode(&value, &place) {
-                batch.insert(&key[..], to.encode(&record, &place)?);
-                pending += 1;
-            }
-            if pending == 1000 {
-                tree.apply_batch(std::mem::take(&mut batch))
-                    .map_err(TrackerError::storage)?;
-                pending = 0;
-            }
-        }
-        tree.apply_batch(batch).map_err(TrackerError::storage)?;
+            let record = from.decode(&value, &place).ok()?;
+            Some(to.encode(&record, &place).map(|bytes| (key.clone(), bytes)))
+        });
+        super::hits::apply_in_batches(&tree, rewritten)?;
     }
     db.flush().map_err(TrackerError::storage)?;
     Ok(())

@@ -190,16 +190,7 @@ impl Database {
 
     /// Every tracker name with hits in this database.
     pub fn tracker_names(&self) -> Vec<String> {
-        self.db
-            .tree_names()
-            .iter()
-            .filter_map(|name| {
-                std::str::from_utf8(name)
-                    .ok()?
-                    .strip_prefix("hits/")
-                    .map(str::to_owned)
-            })
-            .collect()
+        hits::tracker_names(&self.db)
     }
 
     /// Makes every write so far durable. Blocking: the worker calls it.

@@ -76,16 +76,7 @@ pub fn open_checked(path: &Path, cache_bytes: u64) -> Result<Opened> {
 /// the last clean close. The copy of the damaged files is kept only then.
 fn check_counts(db: &sled::Db, saved: BTreeMap<String, u64>, copy: Option<&Path>) -> Vec<Notice> {
     let mut notices = Vec::new();
-    let mut names: Vec<String> = db
-        .tree_names()
-        .iter()
-        .filter_map(|n| {
-            std::str::from_utf8(n)
-                .ok()?
-                .strip_prefix("hits/")
-                .map(str::to_owned)
-        })
-        .collect();
+    let mut names = super::hits::tracker_names(db);
     names.extend(
         saved
             .keys()

@@ -93,19 +93,12 @@ fn copy(old: &sled::Db, to: &Path) -> Result<()> {
     for name in old.tree_names() {
         let from = old.open_tree(&name).map_err(TrackerError::storage)?;
         let into = fresh.open_tree(&name).map_err(TrackerError::storage)?;
-        let mut batch = sled::Batch::default();
-        let mut pending = 0;
-        for entry in from.iter() {
-            let (key, value) = entry.map_err(TrackerError::storage)?;
-            batch.insert(key, value);
-            pending += 1;
-            if pending == 1000 {
-                into.apply_batch(std::mem::take(&mut batch))
-                    .map_err(TrackerError::storage)?;
-                pending = 0;
-            }
-        }
-        into.apply_batch(batch).map_err(TrackerError::storage)?;
+        let entries = from.iter().map(|entry| {
+            entry
+                .map(|(key, value)| (key, value.to_vec()))
+                .map_err(TrackerError::storage)
+        });
+        super::hits::apply_in_batches(&into, entries)?;
     }
     fresh.flush().map_err(TrackerError::storage)?;
     Ok(())

@@ -2554,17 +2554,38 @@ public func FfiConverterTypeDispatchReport_lower(_ value: DispatchReport) -> Rus
 }
 
 
+/**
+ * A stored hit, as `Offline` lists it.
+ */
 public struct Hit: Equatable, Hashable {
+    /**
+     * Unique among the tracker's stored hits.
+     */
     public var id: Int64
+    /**
+     * The URL it will be sent to: the current collector and its query.
+     */
     public var url: String
     public var creationDate: Date
+    /**
+     * Attempts already used (non-2xx answers).
+     */
     public var retryCount: Int32
     public var isOffline: Bool
     public var hitType: HitType
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: Int64, url: String, creationDate: Date, retryCount: Int32, isOffline: Bool, hitType: HitType) {
+    public init(
+        /**
+         * Unique among the tracker's stored hits.
+         */id: Int64, 
+        /**
+         * The URL it will be sent to: the current collector and its query.
+         */url: String, creationDate: Date, 
+        /**
+         * Attempts already used (non-2xx answers).
+         */retryCount: Int32, isOffline: Bool, hitType: HitType) {
         self.id = id
         self.url = url
         self.creationDate = creationDate

@@ -4520,13 +4520,25 @@ public object FfiConverterTypeDispatchReport: FfiConverterRustBuffer<DispatchRep
 
 
 
+/**
+ * A stored hit, as `Offline` lists it.
+ */
 data class Hit (
+    /**
+     * Unique among the tracker's stored hits.
+     */
     var `id`: kotlin.Long
     , 
+    /**
+     * The URL it will be sent to: the current collector and its query.
+     */
     var `url`: kotlin.String
     , 
     var `creationDate`: java.time.Instant
     , 
+    /**
+     * Attempts already used (non-2xx answers).
+     */
     var `retryCount`: kotlin.Int
     , 
     var `isOffline`: kotlin.Boolean
