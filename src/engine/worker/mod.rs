@@ -1179,6 +1179,9 @@ impl Worker {
     /// The group commit: one sync for the round, when something must be
     /// durable; then what waited on it hears of it.
     fn sync_round(&mut self) {
+        // Anything written this round counts, journal removals included: a
+        // hit `flush` says was sent must not come back from the journal.
+        self.dirty |= !self.changes.is_empty();
         let flush_due = !self.flush_waiters.is_empty() && (self.dirty || self.must_sync);
         let commit_due = self.dirty && self.last_sync.elapsed() >= policy::COMMIT_EVERY;
         let mut result = Ok(());
