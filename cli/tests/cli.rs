@@ -375,7 +375,7 @@ fn inspect_counts_lists_and_prints_json() {
     for hit in hits {
         assert_eq!(hit["type"], "screen");
         assert_eq!(hit["retry_count"], 0);
-        assert!(hit["url"].as_str().unwrap().contains("cn=offline"));
+        assert!(hit["query"].as_str().unwrap().contains("cn=offline"));
         let created = hit["created"].as_str().unwrap();
         assert!(created.len() == 24 && created.ends_with('Z'), "{created}");
     }
