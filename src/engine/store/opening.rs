@@ -145,9 +145,7 @@ fn open_sled(path: &Path, copy: Option<&Path>, cache_bytes: u64) -> Result<Opene
         loop {
             let opened = catch_unwind(AssertUnwindSafe(|| config.open()));
             match &opened {
-                Ok(Err(sled::Error::Io(e)))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < give_up =>
-                {
+                Ok(Err(sled::Error::Io(e))) if is_busy(e) && Instant::now() < give_up => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 _ => return opened,
@@ -211,6 +209,13 @@ fn open_sled(path: &Path, copy: Option<&Path>, cache_bytes: u64) -> Result<Opene
     }
 }
 
+/// sled's lock on its files is held. sled 0.34 reports that as `Other`,
+/// "could not acquire lock on ...", not as `WouldBlock`.
+fn is_busy(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::WouldBlock
+        || error.to_string().starts_with("could not acquire lock")
+}
+
 fn says_nothing_about_the_files(error: &std::io::Error) -> bool {
     use std::io::ErrorKind as K;
     const TOO_MANY_OPEN_FILES: i32 = 24; // EMFILE, on Linux, Android and Darwin alike
@@ -222,6 +227,7 @@ fn says_nothing_about_the_files(error: &std::io::Error) -> bool {
             | K::ReadOnlyFilesystem
             | K::QuotaExceeded
     ) || error.raw_os_error() == Some(TOO_MANY_OPEN_FILES)
+        || is_busy(error)
 }
 
 /// `{path}.corrupt-{ms}`, made unique if that name is taken.
