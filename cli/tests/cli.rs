@@ -620,7 +620,8 @@ fn inspect_reads_a_sealed_store_only_with_its_key() {
     assert_eq!(summary["unreadable"]["hits"]["no_key"], 3);
 
     // With the key, from the environment or from a file.
-    let key_file = dir.path().with_extension("key");
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("key");
     std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
     let by_env = Command::new(BIN)
         .args(["inspect", path, "--list", "--key-env", "HITKIT_TEST_KEY"])
@@ -662,7 +663,6 @@ fn inspect_reads_a_sealed_store_only_with_its_key() {
     let summary = json(&out);
     assert_eq!(summary["readable"], 0);
     assert_eq!(summary["unreadable"]["hits"]["other_key"], 3);
-    std::fs::remove_file(&key_file).unwrap();
 }
 
 #[test]
@@ -726,7 +726,8 @@ fn inspect_says_why_each_record_cannot_be_read() {
 fn inspect_never_shows_the_key() {
     let dir = store_with_three_hits_sealed(Some(KEY));
     let path = dir.path().to_str().unwrap();
-    let key_file = dir.path().with_extension("key");
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("key");
     let with_key = |file_text: &str, args: &[&str]| {
         std::fs::write(&key_file, file_text).unwrap();
         let mut command = Command::new(BIN);
@@ -794,7 +795,6 @@ fn inspect_never_shows_the_key() {
             text(&out.stdout)
         );
     }
-    std::fs::remove_file(&key_file).unwrap();
 }
 
 #[test]
