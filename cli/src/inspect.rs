@@ -97,7 +97,7 @@ fn read_copy(
             names.join(", ")
         };
         eprintln!(
-            "note: no tracker named `{}` has hits in this store (trackers with hits: {known}); \
+            "note: no tracker named `{}` ever stored hits here (trackers that did: {known}); \
              --name picks one",
             opts.name
         );
