@@ -4,6 +4,10 @@
 #
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET]     (default 60)
 #
+# fuzz/seeds/<target>/ (committed; made by `cargo run --example seeds` in
+# fuzz/) holds real records; they are copied into the corpus first, which
+# libFuzzer then grows (fuzz/corpus is not committed).
+#
 # cargo-fuzz needs nightly flags (-Z sanitizer...). This machine has stable
 # only, so RUSTC_BOOTSTRAP=1 lets stable rustc accept them.
 set -euo pipefail
@@ -23,6 +27,12 @@ total_crashes=0
 printf '%-15s %12s %8s %s\n' target executions crashes seconds
 for target in $(cargo fuzz list); do
     mkdir -p "corpus/$target" "artifacts/$target"
+    for seed in "seeds/$target"/*; do
+        # Copied once; what libFuzzer made of it stays beside it.
+        if [ -f "$seed" ] && [ ! -e "corpus/$target/${seed##*/}" ]; then
+            cp "$seed" "corpus/$target/"
+        fi
+    done
     before=$(find "artifacts/$target" -type f | wc -l)
     log=$(mktemp)
     status=0

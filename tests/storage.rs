@@ -208,6 +208,41 @@ fn a_corrupt_database_is_moved_aside_reported_and_replaced() {
     assert_eq!(tracker.offline().count(), 1);
 }
 
+/// sled's lock on its files, held by someone else (or by an instance of
+/// this process still closing): opening waits for it, and a lock still held
+/// is a storage error. Neither is damage: the store is never replaced.
+#[test]
+fn a_store_whose_sled_lock_is_held_is_waited_for_never_replaced() {
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    screen(&tracker, "a");
+    close(tracker);
+    let path = fx.dir.path().join("hits");
+    released(&path);
+
+    let holder = sled::open(path.join("store")).expect("sled takes its lock");
+    match Tracker::new(fx.config(OfflineModeKey::Always), None) {
+        Err(TrackerError::StorageLocked { path: locked }) => {
+            assert_eq!(std::path::Path::new(&locked), path.canonicalize().unwrap())
+        }
+        other => panic!("expected StorageLocked, got {:?}", other.map(|_| ())),
+    }
+
+    // Held for a moment only: opening waits, and finds the hit where it was.
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(holder);
+    });
+    let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
+    release.join().unwrap();
+    assert_eq!(tracker.offline().count(), 1, "{:?}", seen.errors());
+    assert!(
+        !seen.errors().iter().any(|e| e.contains("fresh one opened")),
+        "{:?}",
+        seen.errors()
+    );
+}
+
 #[test]
 fn a_database_path_that_is_a_file_is_a_storage_error() {
     let fx = Fixture::new();

@@ -72,18 +72,37 @@ enum Command {
         exit_on_stdin_close: bool,
     },
     /// Count and list the hits stored under a tracker's databasePath.
+    ///
+    /// Reads a copy of the store, taken in a temporary directory: nothing
+    /// under PATH is written. A store in use by a running app is refused
+    /// unless --copy-anyway is given.
     Inspect {
         /// The tracker's databasePath (the directory holding `store/`).
         path: PathBuf,
         /// The tracker's name (config `name`).
         #[arg(long, default_value = "default")]
         name: String,
-        /// Print JSON: an object with the count, or with --list an array of hits.
+        /// Print JSON: an object with the counts, or with --list an array of
+        /// every stored hit and journal entry.
         #[arg(long)]
         json: bool,
-        /// List every stored hit, oldest first.
+        /// List every stored hit, oldest first, then the journal.
         #[arg(long)]
         list: bool,
+        /// Read the key of an encrypted store from this environment variable.
+        #[arg(long, value_name = "VAR", conflicts_with = "key_file")]
+        key_env: Option<String>,
+        /// Read the key of an encrypted store from this file.
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<PathBuf>,
+        /// Copy and read the store even while an app or tracker is using it
+        /// (the copy may then miss what is written meanwhile).
+        #[arg(long)]
+        copy_anyway: bool,
+        /// Refused: a key on the command line is visible to every user of
+        /// the machine (`ps`). Taken only to say so without echoing it.
+        #[arg(long, hide = true, num_args = 0..=1, value_name = "KEY")]
+        key: Option<Option<String>>,
     },
 }
 
@@ -110,16 +129,28 @@ fn main() -> ExitCode {
             mode,
             exit_on_stdin_close,
         }),
+        Command::Inspect { key: Some(_), .. } => Err(Failure::usage(
+            "a key is never taken on the command line (every user of the machine can read \
+             it there): use --key-env VAR or --key-file PATH",
+        )),
         Command::Inspect {
             path,
             name,
             json,
             list,
+            key_env,
+            key_file,
+            copy_anyway,
+            key: None,
         } => inspect::run(&inspect::Options {
             path,
             name,
             json,
             list,
+            key: key_env
+                .map(inspect::KeySource::Env)
+                .or(key_file.map(inspect::KeySource::File)),
+            copy_anyway,
         }),
     };
     match result {

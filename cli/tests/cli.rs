@@ -287,14 +287,27 @@ fn collect_rejects_an_unknown_mode() {
 
 // --- inspect ----------------------------------------------------------------
 
+const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const OTHER_KEY: &str = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
 fn always_tracker(dir: &Path) -> Arc<Tracker> {
+    tracker_with(dir, OfflineModeKey::Always, None, None)
+}
+
+fn tracker_with(
+    dir: &Path,
+    mode: OfflineModeKey,
+    endpoint: Option<String>,
+    key: Option<&str>,
+) -> Arc<Tracker> {
     Tracker::new(
         TrackerConfig {
             site: "123".into(),
             database_path: dir.to_string_lossy().into_owned(),
             // Never used in `always` mode; set so nothing could leave the machine.
-            endpoint: Some("http://127.0.0.1:9/hit.xiti".into()),
-            storage: Some(OfflineModeKey::Always),
+            endpoint: Some(endpoint.unwrap_or_else(|| "http://127.0.0.1:9/hit.xiti".into())),
+            storage: Some(mode),
+            encryption_key: key.map(Into::into),
             ..Default::default()
         },
         None,
@@ -310,33 +323,92 @@ fn flush(tracker: &Tracker) {
         .expect("flush");
 }
 
-/// A store with 3 screen hits, made by a real tracker which is then gone.
-fn store_with_three_hits() -> tempfile::TempDir {
+/// Waits until no one holds the store's lock: a dropped tracker's worker
+/// releases it shortly after the drop, once its clean close is written.
+fn wait_for_release(dir: &Path) {
+    let lock = std::fs::File::open(dir.join("hitkit.lock")).expect("the store's lock file");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lock.try_lock().is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the tracker never released its store"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A closed store holding 3 screen hits, made by a real tracker (sealed
+/// with `key` if given).
+fn store_with_three_hits_sealed(key: Option<&str>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let tracker = always_tracker(dir.path());
+    let tracker = tracker_with(dir.path(), OfflineModeKey::Always, None, key);
     for name in ["Home", "Cart", "Pay Now"] {
         tracker.send_screen(name.into(), vec![]).unwrap();
     }
     flush(&tracker);
     assert_eq!(tracker.offline().count(), 3);
     drop(tracker);
+    wait_for_release(dir.path());
     dir
 }
 
-/// Runs inspect, retrying while the store is still locked: the lock goes
-/// when the dropped tracker's worker finishes, shortly after the drop.
-fn inspect_when_released(args: &[&str]) -> Output {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let out = hitkit(args);
-        if out.status.success()
-            || !text(&out.stderr).contains("locked")
-            || Instant::now() > deadline
-        {
-            return out;
-        }
-        thread::sleep(Duration::from_millis(50));
+fn store_with_three_hits() -> tempfile::TempDir {
+    store_with_three_hits_sealed(None)
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// Every file and directory under `dir` with its mode, length, modification
+/// time and bytes: any write, creation, removal or rename changes it.
+fn fingerprint(dir: &Path) -> std::collections::BTreeMap<String, (u32, u64, u128, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let modified = meta
+            .modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let bytes = if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                pending.push(entry.unwrap().path());
+            }
+            Vec::new()
+        } else {
+            std::fs::read(&path).unwrap()
+        };
+        let name = path.strip_prefix(dir).unwrap().display().to_string();
+        found.insert(
+            name,
+            (meta.permissions().mode(), meta.len(), modified, bytes),
+        );
     }
+    found
+}
+
+fn assert_unchanged(
+    before: &std::collections::BTreeMap<String, (u32, u64, u128, Vec<u8>)>,
+    dir: &Path,
+    after_what: &str,
+) {
+    let after = fingerprint(dir);
+    let changed: std::collections::BTreeSet<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|name| before.get(*name) != after.get(*name))
+        .collect();
+    assert!(changed.is_empty(), "{after_what} changed {changed:?}");
 }
 
 #[test]
@@ -344,7 +416,7 @@ fn inspect_counts_lists_and_prints_json() {
     let dir = store_with_three_hits();
     let path = dir.path().to_str().unwrap();
 
-    let out = inspect_when_released(&["inspect", path]);
+    let out = hitkit(&["inspect", path]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(
@@ -367,44 +439,362 @@ fn inspect_counts_lists_and_prints_json() {
     );
     assert!(rows[2].contains("p=Pay%20Now"), "creation order: {stdout}");
 
-    let out = hitkit(&["inspect", path, "--list", "--json"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON array");
+    let hits = json(&hitkit(&["inspect", path, "--list", "--json"]));
     let hits = hits.as_array().expect("array");
     assert_eq!(hits.len(), 3);
     for hit in hits {
         assert_eq!(hit["type"], "screen");
         assert_eq!(hit["retry_count"], 0);
-        assert!(hit["url"].as_str().unwrap().contains("cn=offline"));
+        assert_eq!(hit["journal"], false);
+        assert!(hit["query"].as_str().unwrap().contains("cn=offline"));
         let created = hit["created"].as_str().unwrap();
         assert!(created.len() == 24 && created.ends_with('Z'), "{created}");
     }
 
-    let out = hitkit(&["inspect", path, "--json"]);
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON object");
+    let summary = json(&hitkit(&["inspect", path, "--json"]));
     assert_eq!(summary["count"], 3);
+    assert_eq!(summary["readable"], 3);
+    assert_eq!(summary["journal"], 0);
+    assert_eq!(summary["encrypted"], false);
     assert_eq!(summary["name"], "default");
 
     // Another tracker name in the same database holds nothing.
     let out = hitkit(&["inspect", path, "--json", "--name", "other"]);
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON object");
+    let summary = json(&out);
     assert_eq!(summary["count"], 0);
+    assert!(
+        text(&out.stderr).contains("no tracker named `other`"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
-fn inspect_reports_a_store_in_use() {
+fn inspect_leaves_the_store_byte_for_byte_as_it_was() {
+    let dir = store_with_three_hits();
+    let path = dir.path().to_str().unwrap();
+    assert!(
+        dir.path().join("hitkit.closed").is_file(),
+        "a clean close leaves its record"
+    );
+    let before = fingerprint(dir.path());
+
+    for args in [
+        &["inspect", path][..],
+        &["inspect", path, "--list"],
+        &["inspect", path, "--list", "--json"],
+        &["inspect", path, "--name", "other"],
+    ] {
+        let out = hitkit(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert_unchanged(&before, dir.path(), &format!("{args:?}"));
+    }
+
+    // A tracker opening it afterwards finds it as it was closed.
+    let tracker = always_tracker(dir.path());
+    assert_eq!(tracker.offline().count(), 3);
+}
+
+#[test]
+fn inspect_reports_damage_since_the_last_clean_close_and_leaves_it_there() {
+    let dir = store_with_three_hits();
+    let db = dir.path().join("store").join("db");
+    let bytes = std::fs::read(&db).unwrap();
+    std::fs::write(&db, &bytes[..bytes.len() / 2]).unwrap();
+    let before = fingerprint(dir.path());
+
+    // The engine checks the copy against the clean-close record as it
+    // would the store: the record, and the files' times, come with it.
+    let out = hitkit(&["inspect", dir.path().to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("damaged since it was last closed")
+            && stderr.contains("of 3 stored hit(s)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hitkit-inspect-"),
+        "the copy's path shown: {stderr}"
+    );
+    // A tracker would have moved the damaged files aside: inspect did not.
+    assert_unchanged(&before, dir.path(), "inspecting a damaged store");
+}
+
+#[test]
+fn inspect_refuses_a_store_in_use_unless_asked_to_copy_anyway() {
     let dir = tempfile::tempdir().unwrap();
     let tracker = always_tracker(dir.path());
     tracker.send_screen("Home".into(), vec![]).unwrap();
     flush(&tracker);
-    let out = hitkit(&["inspect", dir.path().to_str().unwrap()]);
+    let path = dir.path().to_str().unwrap();
+
+    let out = hitkit(&["inspect", path]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("locked by another process") && stderr.contains("hitkit.lock"),
+        stderr.contains("in use by another process")
+            && stderr.contains("hitkit.lock")
+            && stderr.contains("--copy-anyway"),
         "{stderr}"
     );
+
+    let out = hitkit(&["inspect", path, "--copy-anyway", "--json"]);
+    assert_eq!(json(&out)["count"], 1);
+    assert!(
+        text(&out.stderr).contains("copied while in use"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(tracker.offline().count(), 1);
+}
+
+#[test]
+fn inspect_shows_a_hit_in_flight_as_a_journal_entry() {
+    // A collector that never answers keeps a required-mode hit in flight,
+    // journaled (and flushed) before it was sent.
+    let collect = Collect::start(&["--mode", "hang"]);
+    let (port, _) = parse_listening(&collect.next_line());
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = tracker_with(
+        dir.path(),
+        OfflineModeKey::Required,
+        Some(format!("http://127.0.0.1:{port}/hit.xiti")),
+        None,
+    );
+    tracker.send_screen("In Flight".into(), vec![]).unwrap();
+    let path = dir.path().to_str().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let summary = loop {
+        let summary = json(&hitkit(&["inspect", path, "--copy-anyway", "--json"]));
+        if summary["journal"] == 1 || Instant::now() > deadline {
+            break summary;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(summary["journal"], 1, "{summary}");
+    assert_eq!(summary["count"], 0, "{summary}");
+
+    let listed = json(&hitkit(&[
+        "inspect",
+        path,
+        "--copy-anyway",
+        "--list",
+        "--json",
+    ]));
+    let entry = &listed.as_array().unwrap()[0];
+    assert_eq!(entry["journal"], true, "{listed}");
+    assert!(
+        entry["query"].as_str().unwrap().contains("p=In%20Flight"),
+        "{listed}"
+    );
+    let out = hitkit(&["inspect", path, "--copy-anyway", "--list"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("1 in the journal") && stdout.contains("p=In%20Flight"),
+        "{stdout}"
+    );
     drop(tracker);
+}
+
+#[test]
+fn inspect_reads_a_sealed_store_only_with_its_key() {
+    let dir = store_with_three_hits_sealed(Some(KEY));
+    let path = dir.path().to_str().unwrap();
+
+    // Without the key: counted, dated, not read.
+    let out = hitkit(&["inspect", path, "--list"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("3 stored hit(s)")
+            && stdout.contains("3 sealed, and no key given")
+            && !stdout.contains("Pay"),
+        "{stdout}"
+    );
+    let summary = json(&hitkit(&["inspect", path, "--json"]));
+    assert_eq!(summary["encrypted"], true);
+    assert_eq!(summary["count"], 3);
+    assert_eq!(summary["readable"], 0);
+    assert_eq!(summary["unreadable"]["hits"]["no_key"], 3);
+
+    // With the key, from the environment or from a file.
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let by_env = Command::new(BIN)
+        .args(["inspect", path, "--list", "--key-env", "HITKIT_TEST_KEY"])
+        .env("HITKIT_TEST_KEY", KEY)
+        .output()
+        .unwrap();
+    let by_file = hitkit(&[
+        "inspect",
+        path,
+        "--list",
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ]);
+    for out in [by_env, by_file] {
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            stdout.contains("3 stored hit(s)")
+                && stdout.contains("p=Pay%20Now")
+                && !stdout.contains("unreadable"),
+            "{stdout}"
+        );
+    }
+
+    // Another key opens nothing, and says so.
+    std::fs::write(&key_file, OTHER_KEY).unwrap();
+    let out = hitkit(&[
+        "inspect",
+        path,
+        "--json",
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&out.stderr).contains("not the key this store is encrypted with"),
+        "{}",
+        text(&out.stderr)
+    );
+    let summary = json(&out);
+    assert_eq!(summary["readable"], 0);
+    assert_eq!(summary["unreadable"]["hits"]["other_key"], 3);
+}
+
+#[test]
+fn inspect_says_why_each_record_cannot_be_read() {
+    use hitkit::internal::store::record::{Place, Sealer};
+    use hitkit::internal::store::{Database, hits::make_key};
+
+    let dir = store_with_three_hits_sealed(Some(KEY));
+    {
+        // Plant a record in clear, as an attacker could, and one sealed
+        // with the store's key whose content is no record (hit type 9).
+        let (database, _) = Database::open(dir.path()).unwrap();
+        let (store, _) = database.hit_store("default").unwrap();
+        let now = hitkit::internal::now_ms();
+        store
+            .put_raw(&make_key(now, 1), b"\x01\x00\x00s=123&p=planted")
+            .unwrap();
+        let key = make_key(now, 2);
+        let place = Place {
+            tree: "hits/default",
+            key: &key,
+        };
+        let sealed = Sealer::new(&KEY.into())
+            .unwrap()
+            .seal(b"\x09\x00s=123", &place)
+            .unwrap();
+        store.put_raw(&key, &sealed).unwrap();
+    }
+    wait_for_release(dir.path());
+    let path = dir.path().to_str().unwrap();
+
+    let out = Command::new(BIN)
+        .args(["inspect", path, "--key-env", "HITKIT_TEST_KEY"])
+        .env("HITKIT_TEST_KEY", KEY)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("5 stored hit(s)")
+            && stdout.contains("1 in clear in an encrypted store")
+            && stdout.contains("1 malformed"),
+        "{stdout}"
+    );
+    let summary = json(
+        &Command::new(BIN)
+            .args(["inspect", path, "--json", "--key-env", "HITKIT_TEST_KEY"])
+            .env("HITKIT_TEST_KEY", KEY)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(summary["readable"], 3, "{summary}");
+    let unreadable = &summary["unreadable"]["hits"];
+    assert_eq!(unreadable["in_clear"], 1, "{summary}");
+    assert_eq!(unreadable["malformed"], 1, "{summary}");
+    assert_eq!(unreadable["no_key"], 0, "{summary}");
+    assert_eq!(unreadable["other_key"], 0, "{summary}");
+}
+
+#[test]
+fn inspect_never_shows_the_key() {
+    let dir = store_with_three_hits_sealed(Some(KEY));
+    let path = dir.path().to_str().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("key");
+    let with_key = |file_text: &str, args: &[&str]| {
+        std::fs::write(&key_file, file_text).unwrap();
+        let mut command = Command::new(BIN);
+        command.args(["inspect", path]).args(args);
+        let by_env = command
+            .args(["--key-env", "HITKIT_TEST_KEY"])
+            .env("HITKIT_TEST_KEY", file_text.trim())
+            .output()
+            .unwrap();
+        let by_file = Command::new(BIN)
+            .args(["inspect", path])
+            .args(args)
+            .args(["--key-file", key_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        [by_env, by_file]
+    };
+    let mut outputs = Vec::new();
+    for args in [
+        &[][..],
+        &["--list"],
+        &["--json"],
+        &["--list", "--json"],
+        &["--name", "other"],
+    ] {
+        outputs.extend(with_key(KEY, args));
+        outputs.extend(with_key(&KEY.to_uppercase(), args));
+    }
+    // Refused keys: too long, too short, not hex, and the key given on
+    // the command line itself.
+    let refused = [
+        (with_key(&format!("{KEY}0"), &[]), "64 hex digits"),
+        (with_key(&KEY[..62], &[]), "64 hex digits"),
+        (with_key(&format!("{}zz", &KEY[..62]), &[]), "64 hex digits"),
+        (
+            [
+                hitkit(&["inspect", path, "--key", KEY]),
+                hitkit(&["inspect", path, &format!("--key={KEY}")]),
+            ],
+            "never taken on the command line",
+        ),
+    ];
+    for (outs, why) in refused {
+        for out in outs {
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{stderr}");
+            assert!(stderr.contains(why), "{why:?} not in {stderr}");
+            outputs.push(out);
+        }
+    }
+    assert_eq!(outputs.len(), 28);
+    for out in &outputs {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr)).to_lowercase();
+        // Any 16 hex digits of it would be a leak.
+        for part in KEY.as_bytes().windows(16) {
+            let part = std::str::from_utf8(part).unwrap();
+            assert!(!all.contains(part), "{part} shown in:\n{all}");
+        }
+    }
+    // The key was used: `--list` (outputs 4 to 7) shows the queries.
+    for out in &outputs[4..8] {
+        assert!(
+            text(&out.stdout).contains("p=Home"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
 }
 
 #[test]
@@ -420,12 +810,18 @@ fn inspect_rejects_paths_that_are_not_a_store() {
     );
     assert!(!missing.exists(), "inspect must not create the directory");
 
+    let before = fingerprint(dir.path());
     let out = hitkit(&["inspect", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("holds no HitKit store"),
         "{}",
         text(&out.stderr)
+    );
+    assert_unchanged(
+        &before,
+        dir.path(),
+        "inspecting a directory without a store",
     );
 
     let file = dir.path().join("file");

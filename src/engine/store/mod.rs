@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-mod clean_close;
+pub mod clean_close;
 pub mod hits;
 pub mod keyring;
 pub mod meta;

@@ -208,10 +208,11 @@ fn open_sled(path: &Path, copy: Option<&Path>, cache_bytes: u64) -> Result<Opene
 
 /// sled's own file lock is still held (by an instance of this process
 /// finishing its close: sled lets go of its files on its own threads).
-/// sled says so as `WouldBlock`, or as an `Other` error with this text.
+/// sled 0.34 says so as `WouldBlock`, or as `Other`, "could not acquire
+/// lock on ...".
 fn is_busy(error: &std::io::Error) -> bool {
     error.kind() == std::io::ErrorKind::WouldBlock
-        || error.to_string().contains("could not acquire lock")
+        || error.to_string().starts_with("could not acquire lock")
 }
 
 fn says_nothing_about_the_files(error: &std::io::Error) -> bool {
