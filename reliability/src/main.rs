@@ -495,7 +495,7 @@ fn account(ledger: &mut Ledger, session: &Session) {
             Line::OpenError(why) => {
                 ledger.violation(format!("session {index}: the tracker did not open: {why}"))
             }
-            Line::Made(id) => {
+            Line::Made { id, .. } => {
                 ledger.produced.insert(*id);
                 made_here.push(*id);
             }
@@ -709,7 +709,9 @@ fn count_unacknowledged(ledger: &mut Ledger, session: &Session, stored: &HashSet
         })
         .collect();
     for line in &session.lines {
-        let Line::Made(id) = line else { continue };
+        let Line::Made { id, .. } = line else {
+            continue;
+        };
         let gone = !ledger.acked.contains_key(id)
             && !stored.contains(id)
             && !ledger.deliveries.contains_key(id)

@@ -73,9 +73,17 @@ fn single(
 }
 
 fn wait_for(lines: &mpsc::Receiver<Line>, want: &Line) {
+    wait_until(lines, want, |line| line == want);
+}
+
+fn wait_until(
+    lines: &mpsc::Receiver<Line>,
+    want: &dyn std::fmt::Display,
+    done: impl Fn(&Line) -> bool,
+) {
     loop {
         match lines.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) if &line == want => return,
+            Ok(line) if done(&line) => return,
             Ok(Line::OpenError(why)) => panic!("the child did not open: {why}"),
             Ok(_) => {}
             Err(e) => panic!("no {want} from the child: {e}"),
@@ -133,7 +141,9 @@ fn a_hit_in_flight_at_a_kill_is_stored_on_the_next_open() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let (child, lines) = single(&db, &collector, "required");
-    wait_for(&lines, &Line::Made(7));
+    wait_until(&lines, &"made 7", |line| {
+        matches!(line, Line::Made { id: 7, .. })
+    });
     assert!(
         collector.wait_for_requests(1, Duration::from_secs(30)),
         "the hit never left"
