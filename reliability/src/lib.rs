@@ -11,13 +11,14 @@
 //! | `ready` | the tracker opened |
 //! | `open-error <reason>` | the tracker did not open (the child exits 3) |
 //! | `phase <store\|flush\|dispatch\|idle>` | what the child's main thread starts doing |
-//! | `made <id>` | `send` returned `Ok` for hit `id` |
+//! | `made <id> <µs>` | `send` returned `Ok` for hit `id`, at this wall-clock time (µs since the Unix epoch) |
 //! | `saved <id>` | `save_did_end`: hit `id` is stored and flushed |
 //! | `sent <id>` | `send_did_end(Success)`: the collector answered 2xx |
 //! | `failed <id>` | `send_did_end(Failed)`: the collector answered, not 2xx |
 //! | `flushed <count> <listed>` | `flush()` resolved; `Offline` count and `get().len()` right after |
 //! | `dispatched <sent> <failed> <dropped> <remaining>` | a `dispatch_and_wait` report |
 //! | `warning <text>` / `error <text>` | the delegate's warnings and errors |
+//! | `opened <ms> <hits>` | `--open-store`: `Database::open` + `hit_store` took `ms`, the store says `hits` |
 
 /// One line of the child's stdout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +26,10 @@ pub enum Line {
     Ready,
     OpenError(String),
     Phase(String),
-    Made(u64),
+    Made {
+        id: u64,
+        at_us: u64,
+    },
     Saved(u64),
     Sent(u64),
     Failed(u64),
@@ -41,6 +45,10 @@ pub enum Line {
     },
     Warning(String),
     Error(String),
+    Opened {
+        ms: u64,
+        hits: u64,
+    },
 }
 
 impl Line {
@@ -56,7 +64,10 @@ impl Line {
             "ready" => Line::Ready,
             "open-error" => Line::OpenError(rest.to_owned()),
             "phase" => Line::Phase(rest.to_owned()),
-            "made" => Line::Made(one?),
+            "made" if numbers.len() == 2 => Line::Made {
+                id: numbers[0],
+                at_us: numbers[1],
+            },
             "saved" => Line::Saved(one?),
             "sent" => Line::Sent(one?),
             "failed" => Line::Failed(one?),
@@ -72,6 +83,10 @@ impl Line {
             },
             "warning" => Line::Warning(rest.to_owned()),
             "error" => Line::Error(rest.to_owned()),
+            "opened" if numbers.len() == 2 => Line::Opened {
+                ms: numbers[0],
+                hits: numbers[1],
+            },
             _ => return None,
         })
     }
@@ -83,7 +98,7 @@ impl std::fmt::Display for Line {
             Line::Ready => write!(f, "ready"),
             Line::OpenError(why) => write!(f, "open-error {}", one_line(why)),
             Line::Phase(phase) => write!(f, "phase {phase}"),
-            Line::Made(id) => write!(f, "made {id}"),
+            Line::Made { id, at_us } => write!(f, "made {id} {at_us}"),
             Line::Saved(id) => write!(f, "saved {id}"),
             Line::Sent(id) => write!(f, "sent {id}"),
             Line::Failed(id) => write!(f, "failed {id}"),
@@ -96,6 +111,7 @@ impl std::fmt::Display for Line {
             } => write!(f, "dispatched {sent} {failed} {dropped} {remaining}"),
             Line::Warning(text) => write!(f, "warning {}", one_line(text)),
             Line::Error(text) => write!(f, "error {}", one_line(text)),
+            Line::Opened { ms, hits } => write!(f, "opened {ms} {hits}"),
         }
     }
 }
@@ -104,15 +120,25 @@ fn one_line(text: &str) -> String {
     text.replace(['\n', '\r'], " ")
 }
 
-/// The id a hit URL carries in its `n` parameter (plain digits, so never
-/// percent-encoded).
-/// The `n` parameter of a hit's URL or query.
+/// The id a hit URL or query carries in its `n` parameter (plain digits, so
+/// never percent-encoded).
 pub fn hit_id(url: &str) -> Option<u64> {
     let query = url.split_once('?').map_or(url, |(_, query)| query);
     query
         .split('&')
         .find_map(|pair| pair.strip_prefix("n="))
         .and_then(|id| id.parse().ok())
+}
+
+/// The hit's own id: the `hitIdParameter` the child sets.
+pub const HIT_ID_PARAMETER: &str = "hid";
+
+/// Wall-clock time in µs since the Unix epoch: the child stamps its `made`
+/// lines with it and the harness its kills, so the two can be compared.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// xorshift64*: small, seedable, good enough to pick moments and modes.
@@ -155,7 +181,7 @@ mod tests {
             Line::Ready,
             Line::OpenError("locked".into()),
             Line::Phase("flush".into()),
-            Line::Made(7),
+            Line::Made { id: 7, at_us: 11 },
             Line::Saved(8),
             Line::Sent(9),
             Line::Failed(10),
@@ -171,11 +197,13 @@ mod tests {
             },
             Line::Warning("w".into()),
             Line::Error("e x".into()),
+            Line::Opened { ms: 12, hits: 3000 },
         ];
         for line in lines {
             assert_eq!(Line::parse(&line.to_string()), Some(line.clone()), "{line}");
         }
         assert_eq!(Line::parse("made x"), None);
+        assert_eq!(Line::parse("made 7"), None);
         assert_eq!(Line::parse("flushed 1"), None);
     }
 

@@ -1,6 +1,7 @@
 //! The crash suite, run by `cargo test --workspace`: the short harness run
-//! (30 real SIGKILLs), a check that the harness itself catches a loss, and
-//! two exact kills: right after `save_did_end`, and in the middle of a send.
+//! (30 real SIGKILLs), checks that the harness itself catches a loss and a
+//! wrong tally, and two exact kills: right after `save_did_end`, and in the
+//! middle of a send.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -26,6 +27,14 @@ fn harness(args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("{text}");
+    // A failed run keeps its database for inspection: not wanted here.
+    for line in text.lines() {
+        if let Some(db) = line.strip_prefix("database kept for inspection: ")
+            && let Some(dir) = std::path::Path::new(db).parent()
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
     (out.status.success(), text)
 }
 
@@ -35,6 +44,49 @@ fn short_crash_run_loses_nothing() {
     assert!(ok, "the crash run found violations:\n{text}");
     assert!(text.contains("kills (SIGKILL):           30"), "{text}");
     assert!(text.contains("lost:                      0"), "{text}");
+    assert!(
+        text.contains("tally after a kill:        0 mismatches in 30 checks"),
+        "{text}"
+    );
+    let duplicates = figure(&text, "duplicates:");
+    assert!(
+        text.contains(&format!(
+            "duplicates a collector can drop: {duplicates} of {duplicates} "
+        )),
+        "{text}"
+    );
+    for line in [
+        "per kill:",
+        "required-mode hits lost while queued:",
+        "open after a kill:",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+}
+
+/// The first number after `label` in the harness's figures.
+fn figure(text: &str, label: &str) -> u64 {
+    let rest = &text[text
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label} in\n{text}"))..];
+    rest[label.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {label} in\n{text}"))
+}
+
+#[test]
+fn the_harness_catches_a_wrong_tally() {
+    let (ok, text) = harness(&["--kills", "4", "--max-seconds", "60", "--sabotage-tally"]);
+    assert!(!ok, "a saved count one too high went unnoticed:\n{text}");
+    assert!(text.contains("sabotage: tally set to"), "{text}");
+    assert!(text.contains("VIOLATION: session"), "{text}");
+    assert!(text.contains("but a walk finds"), "{text}");
+    assert!(
+        text.contains("tally after a kill:        1 mismatches"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -73,9 +125,17 @@ fn single(
 }
 
 fn wait_for(lines: &mpsc::Receiver<Line>, want: &Line) {
+    wait_until(lines, want, |line| line == want);
+}
+
+fn wait_until(
+    lines: &mpsc::Receiver<Line>,
+    want: &dyn std::fmt::Display,
+    done: impl Fn(&Line) -> bool,
+) {
     loop {
         match lines.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) if &line == want => return,
+            Ok(line) if done(&line) => return,
             Ok(Line::OpenError(why)) => panic!("the child did not open: {why}"),
             Ok(_) => {}
             Err(e) => panic!("no {want} from the child: {e}"),
@@ -133,7 +193,9 @@ fn a_hit_in_flight_at_a_kill_is_stored_on_the_next_open() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let (child, lines) = single(&db, &collector, "required");
-    wait_for(&lines, &Line::Made(7));
+    wait_until(&lines, &"made 7", |line| {
+        matches!(line, Line::Made { id: 7, .. })
+    });
     assert!(
         collector.wait_for_requests(1, Duration::from_secs(30)),
         "the hit never left"

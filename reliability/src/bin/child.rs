@@ -6,16 +6,23 @@
 //! hitkit-crash-child --db PATH --endpoint URL --storage required|always
 //!     --first-id N [--n COUNT] [--seed S] [--timeout-ms MS] [--concurrency C]
 //!     [--drain] [--single]
+//! hitkit-crash-child --db PATH --open-store
 //! ```
 //! `--drain`: make no hits; dispatch until the store is empty, then exit 0.
 //! `--single`: make exactly one hit, then wait to be killed.
+//! `--open-store`: no tracker: open the database as a tracker's start does
+//! (`Database::open`, which finishes or runs a rebuild, then `hit_store`),
+//! say `opened <ms> <hits>` and exit 0. The rebuild test kills it midway.
+//!
+//! Every hit carries its own id in `hid` (`hitIdParameter`) besides its `n`.
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use hitkit::internal::store::Database;
 use hitkit::{HitParam, HitStatus, OfflineModeKey, Tracker, TrackerConfig, TrackerDelegate};
-use hitkit_reliability::{Line, Rng, hit_id};
+use hitkit_reliability::{HIT_ID_PARAMETER, Line, Rng, hit_id, now_us};
 
 struct Args {
     db: String,
@@ -28,6 +35,7 @@ struct Args {
     concurrency: u32,
     drain: bool,
     single: bool,
+    open_store: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +50,7 @@ fn parse_args() -> Result<Args, String> {
         concurrency: 1,
         drain: false,
         single: false,
+        open_store: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -64,10 +73,11 @@ fn parse_args() -> Result<Args, String> {
             "--concurrency" => args.concurrency = number(value()?)? as u32,
             "--drain" => args.drain = true,
             "--single" => args.single = true,
+            "--open-store" => args.open_store = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    if args.db.is_empty() || args.endpoint.is_empty() {
+    if args.db.is_empty() || (args.endpoint.is_empty() && !args.open_store) {
         return Err("--db and --endpoint are required".into());
     }
     Ok(args)
@@ -119,6 +129,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if args.open_store {
+        open_store(&args.db);
+        return;
+    }
     let config = TrackerConfig {
         site: "123".into(),
         database_path: args.db.clone(),
@@ -126,6 +140,7 @@ fn main() {
         storage: Some(args.storage),
         request_timeout_ms: args.timeout_ms as i64,
         dispatch_concurrency: args.concurrency as i32,
+        hit_id_parameter: Some(HIT_ID_PARAMETER.into()),
         ..Default::default()
     };
     let tracker = match Tracker::new(config, None) {
@@ -163,9 +178,34 @@ fn make(tracker: &Tracker, id: u64) -> bool {
         }])
         .is_ok();
     if made {
-        say(Line::Made(id));
+        say(Line::Made {
+            id,
+            at_us: now_us(),
+        });
     }
     made
+}
+
+/// Opens the store as a tracker's start would (a rebuild included, when it
+/// pays), and says how long it took and how many hits the store holds.
+fn open_store(db: &str) {
+    let started = Instant::now();
+    let opened = Database::open(std::path::Path::new(db))
+        .and_then(|(database, _)| Ok((database.hit_store("default")?.0, database)));
+    let (store, database) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            say(Line::OpenError(e.to_string()));
+            std::process::exit(3);
+        }
+    };
+    say(Line::Opened {
+        ms: started.elapsed().as_millis() as u64,
+        hits: store.len(),
+    });
+    // The store first, so the database closes cleanly.
+    drop(store);
+    drop(database);
 }
 
 fn flush(tracker: &Tracker, runtime: &tokio::runtime::Runtime) {
