@@ -135,6 +135,17 @@ fn split(
     // The widest `mh` a part can carry, so packing never overflows.
     let mh_room = format!("&mh={MAX_PARTS}-{MAX_PARTS}-{id}").len();
     let head_len = join(head.iter().map(|(_, p)| p.as_str())).len() + mh_room;
+    if head_len >= budget {
+        // What every part must repeat (a long visitor id, an `s` the app
+        // set) leaves no room in a part: splitting cannot help.
+        let warning = format!(
+            "the parameters every part of a split hit repeats (s, idclient, ts) take \
+             {head_len} bytes, more than maxHitSize {max_size} leaves room for: sent as \
+             one hit of {} bytes",
+            whole.len()
+        );
+        return (vec![whole], vec![warning]);
+    }
 
     let mut warnings = Vec::new();
     let (fitting, offending): (Vec<_>, Vec<_>) = rest
@@ -377,6 +388,21 @@ mod tests {
         );
         assert!(!hit.queries[0].contains("huge"));
         assert!(hit.warnings[0].contains("`huge`"));
+    }
+
+    #[test]
+    fn a_head_too_long_for_any_part_is_sent_whole_and_said() {
+        let mut id = identity(256);
+        let long = "v".repeat(300);
+        id.idclient = &long;
+        let hit = build(&id, &[], HitType::Custom, vec![p("k", "x")], 5, || 1);
+        assert_eq!(hit.queries.len(), 1);
+        assert!(hit.queries[0].ends_with("&k=x"), "{}", hit.queries[0]);
+        assert!(
+            hit.warnings[0].contains("sent as one hit"),
+            "{:?}",
+            hit.warnings
+        );
     }
 
     #[test]
