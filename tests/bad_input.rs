@@ -1,4 +1,4 @@
-//! Bad input, table-driven (SPEC §1, §7): hit parameters and `from_json`
+//! Bad input, table-driven (contract §1, §7): hit parameters and `from_json`
 //! configurations that are empty, huge, non-ASCII, full of control
 //! characters or oddly shaped. Each gives a typed error or a correct hit;
 //! none panics. (`set_config` keys are tabled in `config.rs`.)
@@ -328,7 +328,7 @@ fn from_json_odd_but_valid_shapes_are_taken_as_written() {
 /// Found by the `hit` fuzz target: a hit that loses a too-long parameter
 /// gets `mherr=1` appended to its last part with no room kept for it, so the
 /// part (8 bytes over its budget) can exceed `maxHitSize` once stored
-/// (`cn=offline&olt=...`). SPEC §1: parts are at most `maxHitSize`.
+/// (`cn=offline&olt=...`). Contract §1.5: parts are at most `maxHitSize`.
 #[test]
 fn a_part_carrying_mherr_stays_within_max_hit_size_once_stored() {
     use hitkit::internal::hit::{Identity, build, to_offline, url};

@@ -1,5 +1,5 @@
 //! Configuration: every `set_config` key with good and bad values, the
-//! constructor, and `from_json` (SPEC §6, §7).
+//! constructor, and `from_json` (contract §6, §7).
 
 mod common;
 use common::*;

@@ -1,4 +1,4 @@
-//! Dispatch and retry (SPEC §3).
+//! Dispatch and retry (contract §3).
 
 mod common;
 use common::*;

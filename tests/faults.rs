@@ -1,4 +1,4 @@
-//! Faults from the collector, the network and the disk (SPEC §2–§4, §7).
+//! Faults from the collector, the network and the disk (contract §2–§4, §7).
 //!
 //! Collector and network: every refusal costs exactly one attempt and
 //! `maxAttempts` refusals drop the hit; every loss of connection costs none
@@ -188,7 +188,7 @@ fn every_loss_of_connection_stops_the_pass_and_costs_no_attempt() {
         assert!(seen.warnings().is_empty(), "{case}: {:?}", seen.warnings());
 
         // A response slower than the timeout still reaches the collector:
-        // the hit stays stored and goes again (at-least-once, SPEC §3).
+        // the hit stays stored and goes again (at-least-once, contract §3.8).
         let late = if matches!(&loss, Loss::Collector(Mode::Delay(_), _)) {
             3
         } else {

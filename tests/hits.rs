@@ -1,4 +1,4 @@
-//! Hit building as the collector sees it (SPEC §1).
+//! Hit building as the collector sees it (contract §1).
 
 mod common;
 use common::*;

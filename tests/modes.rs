@@ -1,4 +1,4 @@
-//! The three storage modes, as the seed document describes them (SPEC §2).
+//! The three storage modes, (contract §2).
 
 mod common;
 use common::*;

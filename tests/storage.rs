@@ -1,4 +1,4 @@
-//! Durability, limits and the database itself (SPEC §2, §4).
+//! Durability, limits and the database itself (contract §2, §4).
 
 mod common;
 use common::*;

@@ -80,7 +80,7 @@ fn with_transport(
     (tracker, seen)
 }
 
-/// The seed's scenarios through the host's HTTP stack: stored on loss of
+/// The offline feature's scenarios through the host's HTTP stack: stored on loss of
 /// connection, dispatched oldest first, three attempts on refusals, and a
 /// loss costs no attempt.
 #[test]
