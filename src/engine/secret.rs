@@ -24,10 +24,6 @@ impl EncryptionKey {
         EncryptionKey::new(REDACTED)
     }
 
-    pub fn is_redacted(&self) -> bool {
-        self.0.as_str() == REDACTED
-    }
-
     /// The hex text, for the FFI layer only.
     pub fn expose(&self) -> &str {
         &self.0
@@ -41,6 +37,12 @@ impl EncryptionKey {
                 format!("must be {KEY_HEX_LEN} hex digits (32 bytes)"),
             )
         };
+        if self.0.as_str() == REDACTED {
+            return Err(TrackerError::config(
+                "encryptionKey",
+                "is the placeholder config() shows in place of a key: pass the key itself",
+            ));
+        }
         let hex = self.0.as_bytes();
         if hex.len() != KEY_HEX_LEN {
             return Err(bad());
@@ -101,6 +103,12 @@ mod tests {
             assert!(EncryptionKey::from(bad).bytes().is_err(), "{bad}");
         }
         assert!(EncryptionKey::from("é".repeat(32)).bytes().is_err());
+    }
+
+    #[test]
+    fn the_placeholder_is_not_a_key_and_says_so() {
+        let error = EncryptionKey::redacted().bytes().unwrap_err();
+        assert!(error.to_string().contains("placeholder"), "{error}");
     }
 
     #[test]
