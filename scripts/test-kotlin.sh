@@ -152,7 +152,7 @@ else
     jvm_lib=("-Djna.library.path=$LIBDIR")
 fi
 classes=(dev.hitkit.HitKitTest dev.hitkit.HitKitApiTest dev.hitkit.JavaCallerTest
-    dev.hitkit.HostTransportTest)
+    dev.hitkit.HostTransportTest dev.hitkit.NetworkAvailabilityTest)
 set +e
 HITKIT_COLLECTOR="$HIT_ADDR" HITKIT_CONTROL="$CONTROL_ADDR" \
     java -cp "$cp_run" "${jvm_lib[@]}" org.junit.runner.JUnitCore "${classes[@]}" \
