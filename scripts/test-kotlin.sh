@@ -151,7 +151,8 @@ else
     cp_run="$OUT/main:$OUT/test:$OUT/test-java:$JNA_JAR:$JUNIT_JARS:$KOTLIN_RUNTIME_CP"
     jvm_lib=("-Djna.library.path=$LIBDIR")
 fi
-classes=(dev.hitkit.HitKitTest dev.hitkit.HitKitApiTest dev.hitkit.JavaCallerTest)
+classes=(dev.hitkit.HitKitTest dev.hitkit.HitKitApiTest dev.hitkit.JavaCallerTest
+    dev.hitkit.HostTransportTest dev.hitkit.NetworkAvailabilityTest)
 set +e
 HITKIT_COLLECTOR="$HIT_ADDR" HITKIT_CONTROL="$CONTROL_ADDR" \
     java -cp "$cp_run" "${jvm_lib[@]}" org.junit.runner.JUnitCore "${classes[@]}" \

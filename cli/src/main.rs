@@ -62,8 +62,8 @@ enum Command {
         /// 127.0.0.1, localhost or [::1], so web pages cannot use it.
         #[arg(long)]
         control_port: Option<u16>,
-        /// How to answer: ok, refuse, reset, reset-mid, hang, delay-<ms>,
-        /// <status> or <status>,retry-after=<secs>.
+        /// How to answer: ok, refuse, reset, reset-mid, hang, redirect,
+        /// delay-<ms>, <status> or <status>,retry-after=<secs>.
         #[arg(long, default_value = "ok")]
         mode: Mode,
         /// Exit when standard input closes (so a test's collector never

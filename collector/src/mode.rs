@@ -27,12 +27,16 @@ pub enum Mode {
     /// Answer `200` with a body of this many bytes, written as fast as the
     /// client reads (a hostile or broken server).
     HugeBody(u64),
+    /// Answer `302 Found` with `Location: /redirected?<the same query>` (a
+    /// captive portal, a moved endpoint), and `200` to that target: a client
+    /// that follows redirects shows up as a second request, delivered.
+    Redirect,
 }
 
 impl Mode {
     /// Parses the spellings produced by [`Display`](fmt::Display):
-    /// `ok`, `refuse`, `reset`, `reset-mid`, `hang`, `delay-<ms>`, `body-<bytes>`,
-    /// `<status>` and `<status>,retry-after=<secs>`.
+    /// `ok`, `refuse`, `reset`, `reset-mid`, `hang`, `redirect`, `delay-<ms>`,
+    /// `body-<bytes>`, `<status>` and `<status>,retry-after=<secs>`.
     pub fn parse(s: &str) -> Result<Mode, String> {
         let s = s.trim().to_ascii_lowercase();
         let mode = match s.as_str() {
@@ -41,6 +45,7 @@ impl Mode {
             "reset" => Mode::Reset,
             "reset-mid" => Mode::ResetMidResponse,
             "hang" => Mode::Hang,
+            "redirect" => Mode::Redirect,
             _ => {
                 if let Some(bytes) = s.strip_prefix("body-") {
                     let bytes = bytes
@@ -64,7 +69,7 @@ impl Mode {
 fn parse_status(s: &str) -> Result<Mode, String> {
     let unknown = || {
         format!(
-            "unknown mode {s:?}: expected ok, refuse, reset, reset-mid, hang, delay-<ms>, body-<bytes> or a status code 200-599"
+            "unknown mode {s:?}: expected ok, refuse, reset, reset-mid, hang, redirect, delay-<ms>, body-<bytes> or a status code 200-599"
         )
     };
     let (code, retry) = match s.split_once(',') {
@@ -112,6 +117,7 @@ impl fmt::Display for Mode {
             Mode::Hang => f.write_str("hang"),
             Mode::Delay(d) => write!(f, "delay-{}", d.as_millis()),
             Mode::HugeBody(bytes) => write!(f, "body-{bytes}"),
+            Mode::Redirect => f.write_str("redirect"),
         }
     }
 }
@@ -137,6 +143,7 @@ mod tests {
             Mode::Hang,
             Mode::Delay(Duration::from_millis(250)),
             Mode::HugeBody(1 << 30),
+            Mode::Redirect,
             Mode::Status {
                 code: 404,
                 retry_after: None,

@@ -14,13 +14,16 @@ use tokio::sync::{Mutex, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::hit::ReceivedHit;
-use crate::http::{ReadError, Response, read_request};
+use crate::http::{ReadError, Request, Response, read_request};
 use crate::journal::{Journal, Pending};
 use crate::mode::Mode;
 
 /// What `ResetMidResponse` sends before the reset: enough for a client to
 /// start parsing, too little to complete a response.
 const PARTIAL_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Le";
+
+/// Where `Redirect` sends clients (answered `200` in that mode).
+const REDIRECT_TARGET: &str = "/redirected";
 
 pub(crate) struct HitServer {
     port: u16,
@@ -181,7 +184,7 @@ async fn serve_connection(mut stream: TcpStream, connection_id: u64, shared: Arc
         let next = apply(
             &mut stream,
             current,
-            request.keep_alive,
+            &request,
             pending,
             &shared.journal,
             &mut mode,
@@ -196,13 +199,22 @@ async fn serve_connection(mut stream: TcpStream, connection_id: u64, shared: Arc
 async fn apply(
     stream: &mut TcpStream,
     current: Mode,
-    keep_alive: bool,
+    request: &Request,
     pending: Pending,
     journal: &Journal,
     mode: &mut watch::Receiver<Mode>,
 ) -> Next {
+    let keep_alive = request.keep_alive;
     let response = match current {
         Mode::Ok => Response::empty(200),
+        Mode::Redirect if request.path == REDIRECT_TARGET => Response::empty(200),
+        Mode::Redirect => {
+            let location = match request.query.as_str() {
+                "" => REDIRECT_TARGET.to_owned(),
+                query => format!("{REDIRECT_TARGET}?{query}"),
+            };
+            Response::empty(302).header("Location", location)
+        }
         Mode::Status { code, retry_after } => {
             let response = Response::empty(code);
             match retry_after {

@@ -39,6 +39,7 @@ fn mode_route_switches_and_reports() {
         ),
         ("reset-mid", Mode::ResetMidResponse),
         ("hang", Mode::Hang),
+        ("redirect", Mode::Redirect),
         ("reset", Mode::Reset),
         ("ok", Mode::Ok),
     ] {

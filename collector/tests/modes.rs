@@ -134,6 +134,47 @@ fn hang_never_answers_until_the_mode_changes() {
 }
 
 #[test]
+fn redirect_answers_302_with_a_location_that_answers_200() {
+    let collector = Collector::start().unwrap();
+    collector.set_mode(Mode::Redirect);
+    let response = get(collector.port(), "/hit.xiti?s=1&p=home").unwrap();
+    assert_eq!(response.status, 302);
+    assert_eq!(
+        response.header("Location"),
+        Some("/redirected?s=1&p=home"),
+        "the same query, so a followed redirect reads as the same hit"
+    );
+    assert_eq!(
+        get(collector.port(), "/hit.xiti")
+            .unwrap()
+            .header("Location"),
+        Some("/redirected")
+    );
+    assert!(collector.delivered().is_empty(), "a 302 is not a delivery");
+
+    // What a client that follows the redirect does next.
+    let followed = get(collector.port(), "/redirected?s=1&p=home").unwrap();
+    assert_eq!((followed.status, followed.header("Location")), (200, None));
+    let answered: Vec<_> = collector
+        .hits()
+        .iter()
+        .map(|h| (h.path.clone(), h.answered))
+        .collect();
+    assert_eq!(
+        answered,
+        [
+            ("/hit.xiti".to_owned(), Some(302)),
+            ("/hit.xiti".to_owned(), Some(302)),
+            ("/redirected".to_owned(), Some(200)),
+        ]
+    );
+    assert_eq!(collector.delivered()[0].param("p"), Some("home"));
+
+    collector.set_mode(Mode::Ok);
+    assert_eq!(get(collector.port(), "/hit.xiti").unwrap().status, 200);
+}
+
+#[test]
 fn delay_answers_after_the_delay() {
     let collector = Collector::start().unwrap();
     collector.set_mode(Mode::Delay(Duration::from_millis(200)));

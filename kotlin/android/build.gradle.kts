@@ -8,7 +8,7 @@
 //   cd kotlin/android && gradle assembleRelease        (or ./gradlew after `gradle wrapper`)
 //
 // Sources: the same Kotlin as the JVM jar (../src/main/kotlin: the generated hitkit.kt and
-// HitKitExtensions.kt); native libraries: libhitkit.so per ABI, built by the
+// HitKitExtensions.kt), plus src/main/kotlin (ConnectivityMonitor, Android only); native libraries: libhitkit.so per ABI, built by the
 // `cargoNdk` task below into build/jniLibs/<abi>/ and packaged by AGP.
 plugins {
     id("com.android.library") version "8.7.3"
@@ -27,6 +27,7 @@ android {
 
     sourceSets["main"].apply {
         kotlin.srcDir("../src/main/kotlin")
+        kotlin.srcDir("src/main/kotlin") // Android-only: ConnectivityMonitor
         jniLibs.srcDir(layout.buildDirectory.dir("jniLibs"))
     }
 

@@ -1217,7 +1217,7 @@ public protocol OfflineProtocol: AnyObject, Sendable {
      * not while the collector asked to wait (`Retry-After`) unless
      * `ignore_server_pacing`.
      */
-    func dispatch(ignoreServerPacing: Bool) 
+    func dispatchWithoutBackgroundTime(ignoreServerPacing: Bool) 
     
     /**
      * Like `dispatch`, but resolves with what the pass did, once its
@@ -1340,7 +1340,7 @@ open func deleteOlderThan(days: Int32)throws  -> Int64  {
      * not while the collector asked to wait (`Retry-After`) unless
      * `ignore_server_pacing`.
      */
-open func dispatch(ignoreServerPacing: Bool = false)  {try! rustCall() {
+open func dispatchWithoutBackgroundTime(ignoreServerPacing: Bool = false)  {try! rustCall() {
         uniffiCallStatus in
     uniffi_hitkit_fn_method_offline_dispatch(
             self.uniffiCloneHandle(),
