@@ -333,57 +333,56 @@ fn never_mode_against_a_hanging_collector_stays_bounded() {
 /// kept, and recovered once the key is back.
 #[test]
 fn unreadable_journal_entries_are_kept_until_their_key_is_back() {
+    use hitkit::internal::store::{Changes, Database, hits::make_key, record::Record};
     const KEY: &str = "8f3a1c0d2e4b6a7988776655443322110f1e2d3c4b5a69788796a5b4c3d2e1f0";
     let fx = Fixture::new();
+    let path = std::path::PathBuf::from(fx.db_path());
     let sealed = TrackerConfig {
         encryption_key: Some(EncryptionKey::from(KEY)),
-        request_timeout_ms: 10_000,
         ..fx.config(OfflineModeKey::Required)
     };
     {
-        let (tracker, _) = tracker_with(sealed.clone());
-        fx.collector.set_mode(Mode::Hang);
-        screen(&tracker, "journaled");
-        assert!(fx.collector.wait_for_requests(1, T));
-        // Left in the journal, as a kill mid-send would leave it.
-        std::mem::forget(tracker);
+        // What a process killed mid-send leaves: a sealed journal entry.
+        let (db, _) = Database::open(&path).unwrap();
+        db.use_key(Some(&EncryptionKey::from(KEY))).unwrap();
+        let (store, _) = db.hit_store("default").unwrap();
+        let mut changes = Changes::default();
+        let ts = hitkit::internal::now_ms();
+        changes.journal(
+            &make_key(ts, 1),
+            Record {
+                hit_type: HitType::Screen,
+                attempts: 0,
+                query: format!("s=123&ts={ts}&p=journaled"),
+            },
+        );
+        store.apply(changes).unwrap();
+        db.sync().unwrap();
     }
-    fx.collector.set_mode(Mode::Ok);
-    let copy = fx.dir.path().join("copy");
-    copy_tree(&std::path::PathBuf::from(fx.db_path()), &copy);
-    let reopen = |key: Option<&str>| {
-        let (tracker, seen) = tracker_with(TrackerConfig {
-            database_path: copy.to_string_lossy().into_owned(),
-            encryption_key: key.map(EncryptionKey::from),
-            ..sealed.clone()
-        });
-        let _ = wait(tracker.flush());
-        (tracker, seen)
+    released(&path);
+    let journal_len = || {
+        let (db, _) = Database::open(&path).unwrap();
+        let (store, _) = db.hit_store("default").unwrap();
+        store.journal().unwrap().len()
     };
-    let (tracker, seen) = reopen(None);
+    let (tracker, seen) = tracker_with(TrackerConfig {
+        encryption_key: None,
+        ..sealed.clone()
+    });
+    let _ = wait(tracker.flush());
     assert!(
         seen.errors().iter().any(|e| e.contains("journal")),
         "{:?}",
         seen.errors()
     );
+    assert_eq!(journal_len(), 1, "kept while it cannot be read");
     drop(tracker);
-    released(&copy);
-    let (tracker, _) = reopen(Some(KEY));
+    released(&path);
+    let (tracker, _) = tracker_with(sealed);
+    flush(&tracker);
+    assert_eq!(journal_len(), 0);
     assert_eq!(dispatch(&tracker).sent, 1);
     assert_eq!(pages(&fx.collector.delivered()), ["journaled"]);
-}
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 // ---- smaller ones ----
