@@ -63,6 +63,10 @@ impl Engine {
     /// Opens the store and starts the tracker's worker. `transport`: the
     /// host's HTTP stack, or `None` for the built-in one.
     pub fn start(config: TrackerConfig, transport: Option<Arc<dyn Transport>>) -> Result<Engine> {
+        guarded(|| Engine::open(config, transport))
+    }
+
+    fn open(config: TrackerConfig, transport: Option<Arc<dyn Transport>>) -> Result<Engine> {
         config.validate()?;
         let transport = match transport {
             Some(transport) => transport,
@@ -295,20 +299,20 @@ impl Engine {
     }
 
     pub fn stored_hits(&self) -> Result<Vec<StoredHit>> {
-        self.store.all()
+        guarded(|| self.store.all())
     }
 
     pub fn oldest(&self) -> Result<Option<StoredHit>> {
-        self.store.oldest()
+        guarded(|| self.store.oldest())
     }
 
     pub fn latest(&self) -> Result<Option<StoredHit>> {
-        self.store.latest()
+        guarded(|| self.store.latest())
     }
 
     /// Deletes every stored hit; returns how many.
     pub fn delete_all(&self) -> Result<u64> {
-        self.delete(self.store.keys()?)
+        guarded(|| self.delete(self.store.keys()?))
     }
 
     pub fn delete_older_than(&self, days: i32) -> Result<u64> {
@@ -316,7 +320,7 @@ impl Engine {
             return Err(TrackerError::param("days", format!("{days} is negative")));
         }
         let cutoff = now_ms().saturating_sub(days as u64 * 86_400_000);
-        self.delete(self.store.keys_before(cutoff)?)
+        guarded(|| self.delete(self.store.keys_before(cutoff)?))
     }
 
     fn delete(&self, keys: Vec<store::Key>) -> Result<u64> {
@@ -355,6 +359,16 @@ impl Engine {
     pub fn inject_panic(&self) -> Result<()> {
         self.send(Command::Panic)
     }
+}
+
+/// Runs a call that reads the database on the app's thread: sled asserts
+/// on some damaged pages, and no panic may reach the app (or the FFI).
+fn guarded<T>(call: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|_| {
+        Err(TrackerError::storage(
+            "the database engine failed while reading the store (damaged?)",
+        ))
+    })
 }
 
 pub fn now_ms() -> u64 {
