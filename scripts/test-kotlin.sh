@@ -158,8 +158,8 @@ fi
 classes=(dev.hitkit.HitKitTest dev.hitkit.HitKitApiTest dev.hitkit.JavaCallerTest
     dev.hitkit.HostTransportTest dev.hitkit.NetworkAvailabilityTest)
 set +e
-# Logging (HitKitLog, logLevel) and the events Flow.
-classes+=(dev.hitkit.HitKitLoggingTest dev.hitkit.HitKitEventsTest)
+# Logging (HitKitLog, logLevel), the events Flow, docs/migrating.md's Kotlin spellings.
+classes+=(dev.hitkit.HitKitLoggingTest dev.hitkit.HitKitEventsTest dev.hitkit.HitKitMigratingTest)
 HITKIT_COLLECTOR="$HIT_ADDR" HITKIT_CONTROL="$CONTROL_ADDR" \
     java -cp "$cp_run" "${jvm_lib[@]}" org.junit.runner.JUnitCore "${classes[@]}" \
     {COLLECTOR_FD}>&- </dev/null 2>&1 | tee "$OUT/junit.log"
