@@ -29,8 +29,10 @@ final class HitKitMigratingTests: XCTestCase, @unchecked Sendable {
     func testTheGuidesHitKitSpellings() async throws {
         let dir = tempDir()
         // §1: set-up.
+        // Through the host's HTTP stack, as the guide suggests for apps that set a proxy.
         let tracker = try Tracker(config: TrackerConfig(site: "123456", databasePath: dir, secure: false,
-                                                        endpoint: Collector.endpoint, storage: .required, name: "name"))
+                                                        endpoint: Collector.endpoint, storage: .required, name: "name"),
+                                  transport: URLSessionTransport())
         let other = try Tracker.fromJson(json: "{\"site\":\"123456\",\"databasePath\":\"\(dir)\",\"name\":\"other\"}")
         XCTAssertEqual(other.config().name, "other")
         XCTAssertThrowsError(try Tracker(config: TrackerConfig(site: "1", databasePath: dir, name: "name"))) { error in

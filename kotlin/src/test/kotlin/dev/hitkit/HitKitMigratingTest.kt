@@ -28,11 +28,13 @@ class HitKitMigratingTest {
     @Test fun theGuidesHitKitSpellings() {
         val dir = dir().toString()
         // §1: set-up.
+        // Through the host's HTTP stack, as the guide suggests for apps that set a proxy.
         val tracker = Tracker(
             TrackerConfig(
                 site = "123456", databasePath = dir, secure = false, endpoint = Collector.endpoint,
                 storage = OfflineModeKey.REQUIRED, name = "name",
             ),
+            HttpURLConnectionTransport(),
         )
         val other = Tracker.fromJson("""{"site":"123456","databasePath":"$dir","name":"other"}""")
         assertEquals("other", other.config().name)
