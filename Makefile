@@ -29,7 +29,8 @@ test-kotlin:
 test-swift:
 	bash scripts/test-swift.sh
 
-## JVM jar bundling the host's libhitkit.so, in build/kotlin/hitkit.jar.
+## JVM jar bundling the host's libhitkit.so, in build/kotlin/hitkit.jar, and the same jar as a
+## Maven-layout repository in build/maven (dev/hitkit/hitkit/<version>/).
 jar:
 	bash scripts/test-kotlin.sh --jar
 

@@ -17,7 +17,8 @@
 #
 # Builds: target/release/libhitkit.so (`cargo build --release -p hitkit`), build/kotlin/hitkit.jar
 # (scripts/test-kotlin.sh --jar --no-test), build/bench/ (Kotlin classes, a small SwiftPM package
-# depending on swift/, built with -c release). Toolchains via scripts/toolchains/*.sh.
+# depending on the repository's root package, built with -c release). Toolchains via
+# scripts/toolchains/*.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,7 +58,9 @@ kotlin_line="$(java -cp "$OUT/kotlin:$ROOT/build/kotlin/hitkit.jar:$JNA_JAR:$KOT
     dev.hitkit.BenchKt "$BATCHES" "$CALLS" </dev/null | grep -E '^(RESULT|GENERATED|FLOOR)')"
 
 # ---- Swift -----------------------------------------------------------------------------
-pkg="$OUT/swift-bench"   # not ".../swift": SwiftPM names a path package after its dir
+pkg="$OUT/swift-bench"
+# SwiftPM names a path package after its directory: the clone's, lowercased.
+ROOT_ID="$(basename "$ROOT" | tr '[:upper:]' '[:lower:]')"
 mkdir -p "$pkg/Sources/HitKitBench"
 cp swift/Benchmarks/HitKitBench/main.swift "$pkg/Sources/HitKitBench/main.swift"
 cat >"$pkg/Package.swift.new" <<EOF
@@ -67,13 +70,13 @@ import PackageDescription
 let package = Package(
     name: "HitKitBench",
     platforms: [.macOS(.v10_15)],
-    dependencies: [.package(path: "$ROOT/swift")],
-    targets: [.executableTarget(name: "HitKitBench", dependencies: [.product(name: "HitKit", package: "swift")])]
+    dependencies: [.package(path: "$ROOT")],
+    targets: [.executableTarget(name: "HitKitBench", dependencies: [.product(name: "HitKit", package: "$ROOT_ID")])]
 )
 EOF
 cmp -s "$pkg/Package.swift.new" "$pkg/Package.swift" && rm "$pkg/Package.swift.new" || mv "$pkg/Package.swift.new" "$pkg/Package.swift"
-log "swift build -c release (bench package depending on swift/) ..."
-swift_line="$("$SWIFT_RUN" --bind "$ROOT/swift" --bind "$LIBDIR" "$pkg" -- /bin/sh -c '
+log "swift build -c release (bench package depending on the root package) ..."
+swift_line="$("$SWIFT_RUN" --bind "$ROOT" --bind "$LIBDIR" "$pkg" -- /bin/sh -c '
     swift build -c release --scratch-path "$1/.build" -Xlinker -L"$2" -Xlinker -rpath -Xlinker "$2" >&2 &&
     "$1/.build/release/HitKitBench" "$3" "$4"' sh "$pkg" "$LIBDIR" "$BATCHES" "$CALLS" </dev/null | grep -E '^(RESULT|GENERATED|FLOOR)')"
 

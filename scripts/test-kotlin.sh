@@ -12,7 +12,9 @@
 #   scripts/test-kotlin.sh --jar           build build/kotlin/hitkit.jar from the release library
 #                                          (classes + linux-x86-64/libhitkit.so, where JNA looks),
 #                                          then run the same tests with only the jar on the class
-#                                          path (no jna.library.path): this is `make jar`
+#                                          path (no jna.library.path): this is `make jar`; also
+#                                          writes and checks build/maven, the jar as a Maven-layout
+#                                          repository (scripts/maven-repo.sh)
 #   --no-test                              with --jar: build the jar only
 #   --no-bindings                          use the committed bindings, the built library and the
 #                                          built `hitkit` CLI as they are (no cargo, no regeneration)
@@ -133,6 +135,8 @@ if [ "$JAR" = 1 ]; then
     (cd "$stage" && mapfile -t entries < <(find . -type f ! -path ./META-INF/MANIFEST.MF | LC_ALL=C sort) &&
         jar --create --date 2000-01-01T00:00:02Z --file "$OUT/hitkit.jar" --manifest META-INF/MANIFEST.MF "${entries[@]}")
     log "built $OUT/hitkit.jar ($(du -h "$OUT/hitkit.jar" | cut -f1); $jna_prefix/libhitkit.so from $PROFILE)"
+    # The same jar as a local Maven repository (build/maven), checked.
+    "$ROOT/scripts/maven-repo.sh" "$OUT/hitkit.jar"
     [ "$TEST" = 1 ] || { echo "kotlin: jar built: build/kotlin/hitkit.jar"; exit 0; }
 fi
 
@@ -154,6 +158,8 @@ fi
 classes=(dev.hitkit.HitKitTest dev.hitkit.HitKitApiTest dev.hitkit.JavaCallerTest
     dev.hitkit.HostTransportTest dev.hitkit.NetworkAvailabilityTest)
 set +e
+# Logging (HitKitLog, logLevel), the events Flow, docs/migrating.md's Kotlin spellings.
+classes+=(dev.hitkit.HitKitLoggingTest dev.hitkit.HitKitEventsTest dev.hitkit.HitKitMigratingTest)
 HITKIT_COLLECTOR="$HIT_ADDR" HITKIT_CONTROL="$CONTROL_ADDR" \
     java -cp "$cp_run" "${jvm_lib[@]}" org.junit.runner.JUnitCore "${classes[@]}" \
     {COLLECTOR_FD}>&- </dev/null 2>&1 | tee "$OUT/junit.log"

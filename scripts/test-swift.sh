@@ -7,13 +7,16 @@
 #                                      swift, or Swift 6.0.3 in a Debian trixie chroot), regenerate
 #                                      the bindings (scripts/bindings.sh, which builds
 #                                      target/debug/libhitkit.so), start `hitkit collect` on the
-#                                      host, then `swift test --disable-swift-testing` in swift/
+#                                      host, then `swift test --disable-swift-testing` on the
+#                                      package at the repository root (Package.swift; sources
+#                                      under swift/)
 #   --no-bindings                      use the committed bindings, the built library and the built
 #                                      `hitkit` CLI as they are (no cargo, no regeneration)
 #   --filter REGEX                     passed to `swift test --filter`
 #
 # The chroot shares the host's network, so the tests reach the collector through the addresses
-# passed as HITKIT_COLLECTOR / HITKIT_CONTROL. SwiftPM's build dir is build/swift (not swift/.build).
+# passed as HITKIT_COLLECTOR / HITKIT_CONTROL. The chroot sees the repository (the work dir) and
+# the library's dir; SwiftPM's build dirs are build/swift and build/swift6 (never .build).
 # The output ends with `swift test`'s own summary; the exit code is non-zero on any failure.
 # The collector is killed on exit, whatever happens.
 # Env: HITKIT_CLI (a `hitkit` binary for the collector), CARGO, CARGO_TARGET_DIR, HITKIT_TOOLCHAINS.
@@ -62,18 +65,18 @@ start_collector swift
 # foreign traits are synchronous.) Its own scratch dir: the flags differ from `swift test`'s.
 log "swift build --build-tests in Swift 6 language mode, warnings as errors"
 mkdir -p "$ROOT/build/swift6"
-"$SWIFT_RUN" --bind "$ROOT/build/swift6" --bind "$LIBDIR" "$ROOT/swift" -- swift build --build-tests \
+"$SWIFT_RUN" --bind "$LIBDIR" "$ROOT" -- swift build --build-tests \
     --scratch-path "$ROOT/build/swift6" -Xswiftc -swift-version -Xswiftc 6 -Xswiftc -warnings-as-errors \
     -Xlinker -L"$LIBDIR" -Xlinker -rpath -Xlinker "$LIBDIR" \
     {COLLECTOR_FD}>&- </dev/null >"$RUN/swift6.log" 2>&1 \
     || { cat "$RUN/swift6.log" >&2; log "the package does not compile in Swift 6 mode without warnings"; exit 1; }
 
 # ---- swift test ------------------------------------------------------------------------
-log "swift test in $ROOT/swift ($SWIFT_MODE mode)"
+log "swift test in $ROOT ($SWIFT_MODE mode)"
 set +e
-"$SWIFT_RUN" --bind "$LIBDIR" --bind "$SCRATCH" \
+"$SWIFT_RUN" --bind "$LIBDIR" \
     -e HITKIT_COLLECTOR="$HIT_ADDR" -e HITKIT_CONTROL="$CONTROL_ADDR" \
-    "$ROOT/swift" -- swift test --disable-swift-testing --scratch-path "$SCRATCH" "${FILTER[@]}" \
+    "$ROOT" -- swift test --disable-swift-testing --scratch-path "$SCRATCH" "${FILTER[@]}" \
     -Xlinker -L"$LIBDIR" -Xlinker -rpath -Xlinker "$LIBDIR" \
     {COLLECTOR_FD}>&- </dev/null
 rc=$?

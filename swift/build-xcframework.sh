@@ -25,9 +25,9 @@
 #   4. xcodebuild -create-xcframework -library LIB -headers HEADERS ... — HEADERS holds
 #      hitkitFFI.h and a module.modulemap declaring `module hitkitFFI` (no `link`: the static
 #      library is linked by the binary target itself).
-# Output: swift/HitKitFFI.xcframework, the path Package.swift's `.binaryTarget` expects.
-# For distribution, zip it and use `.binaryTarget(name:url:checksum:)`
-# (`swift package compute-checksum HitKitFFI.xcframework.zip`).
+# Output: swift/HitKitFFI.xcframework, the path the root Package.swift's `.binaryTarget` expects.
+# For distribution, zip it, attach it to a release and set `releasedFFI` in the root
+# Package.swift to its URL and checksum (`swift package compute-checksum HitKitFFI.xcframework.zip`).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -109,4 +109,4 @@ if [ "$TIER3" = 1 ]; then
 fi
 xcodebuild -create-xcframework "${args[@]}" -output "$XCF"
 echo "built $XCF"
-echo "check: cd swift && swift build   (on macOS, Package.swift then uses the binary target)"
+echo "check: swift build at the repository root   (on macOS, Package.swift then uses the binary target)"

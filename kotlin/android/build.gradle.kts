@@ -6,6 +6,11 @@
 //   rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-android
 //   cargo install cargo-ndk
 //   cd kotlin/android && gradle assembleRelease        (or ./gradlew after `gradle wrapper`)
+// Publish (maven-publish, below; equally not run here): the AAR, its sources jar and a pom as
+// dev.hitkit:hitkit-android:<Cargo.toml's version>, into the repository's build/maven — the
+// local Maven repository `make jar` writes the JVM jar (dev.hitkit:hitkit) into:
+//   cd kotlin/android && gradle publishReleasePublicationToHitkitRepository
+// or `gradle publishToMavenLocal` (~/.m2).
 //
 // Sources: the same Kotlin as the JVM jar (../src/main/kotlin: the generated hitkit.kt and
 // HitKitExtensions.kt), plus src/main/kotlin (ConnectivityMonitor, Android only); native libraries: libhitkit.so per ABI, built by the
@@ -13,7 +18,12 @@
 plugins {
     id("com.android.library") version "8.7.3"
     id("org.jetbrains.kotlin.android") version "2.1.0"
+    `maven-publish`
 }
+
+// The Rust crate's version (Cargo.toml), as for the JVM jar's pom.
+val hitkitVersion: String = rootDir.resolve("../../Cargo.toml").readLines()
+    .first { it.startsWith("version = ") }.substringAfter('"').substringBefore('"')
 
 android {
     namespace = "dev.hitkit"
@@ -21,7 +31,9 @@ android {
     ndkVersion = "27.2.12479018"
 
     defaultConfig {
-        minSdk = 24
+        // 26: the generated bindings use java.time (Hit.creationDate is an Instant), which
+        // Android has from API 26. Apps down to 24 can use core library desugaring (README).
+        minSdk = 26
         consumerProguardFiles("consumer-rules.pro")
     }
 
@@ -40,13 +52,37 @@ android {
     buildTypes {
         release { isMinifyEnabled = false } // consumers shrink; consumer-rules.pro keeps what JNA needs
     }
+
+    publishing {
+        singleVariant("release") { withSourcesJar() }
+    }
 }
 
 dependencies {
+    // `api`, so the pom declares them as compile dependencies, as the JVM jar's pom does: the
+    // public API shows their types (the generated JNA Structures; Flow from events()).
     // @aar: the Android flavour of JNA, which carries libjnidispatch.so for every ABI.
-    implementation("net.java.dev.jna:jna:5.15.0@aar")
-    // The generated bindings use coroutines for the async functions (flush, dispatchAndWait).
-    implementation("org.jetbrains.kotlinx:kotlinx-coroutines-core:1.9.0")
+    api("net.java.dev.jna:jna:5.15.0@aar")
+    // Coroutines: the suspend functions (flush, dispatchAndWait) and Tracker.events().
+    api("org.jetbrains.kotlinx:kotlinx-coroutines-core:1.9.0")
+}
+
+publishing {
+    publications {
+        register<MavenPublication>("release") {
+            groupId = "dev.hitkit"
+            artifactId = "hitkit-android"
+            version = hitkitVersion
+            // The release component exists once AGP has configured the variants.
+            afterEvaluate { from(components["release"]) }
+        }
+    }
+    repositories {
+        maven {
+            name = "hitkit"
+            url = uri(rootDir.resolve("../../build/maven"))
+        }
+    }
 }
 
 // libhitkit.so for arm64-v8a, armeabi-v7a and x86_64, via cargo-ndk, into build/jniLibs/<abi>/.
@@ -56,7 +92,7 @@ val cargoNdk by tasks.registering(Exec::class) {
     commandLine(
         "cargo", "ndk",
         "-t", "arm64-v8a", "-t", "armeabi-v7a", "-t", "x86_64",
-        "--platform", "24",
+        "--platform", "26",
         "-o", layout.buildDirectory.dir("jniLibs").get().asFile.absolutePath,
         "build", "--release", "-p", "hitkit",
     )

@@ -1,6 +1,6 @@
 // The cost of one `sendScreen` call from Swift (a benchmark, not a test): run by
 // scripts/bench-bindings.sh, which builds it in release mode as a small package that depends on
-// ../swift (this file is not part of the HitKit package). Tracker in `always` mode on a temp
+// the package at the repository root (this file is not part of the HitKit package). Tracker in `always` mode on a temp
 // dir: no network. Prints `RESULT swift <median> <min> <max> <cpu median> <batches> <calls>`
 // (ns per call): wall-clock time, and the calling thread's CPU time (robust to a busy machine);
 // then `GENERATED swift ...` for UniFFI's generated call (`sendScreenGenerated`), and
