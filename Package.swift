@@ -36,7 +36,13 @@ let package = Package(
     targets: [
         ffiTarget,
         // HitKit.swift is generated (scripts/bindings.sh); the HitKit+*.swift files are hand-written.
-        .target(name: "HitKit", dependencies: ["hitkitFFI"], path: "swift/Sources/HitKit"),
+        .target(
+            name: "HitKit",
+            dependencies: ["hitkitFFI"],
+            path: "swift/Sources/HitKit",
+            // What HitKit collects, for the app's privacy report (App Store).
+            resources: [.copy("PrivacyInfo.xcprivacy")]
+        ),
         .testTarget(name: "HitKitTests", dependencies: ["HitKit"], path: "swift/Tests/HitKitTests"),
     ]
 )

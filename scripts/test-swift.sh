@@ -71,6 +71,12 @@ mkdir -p "$ROOT/build/swift6"
     {COLLECTOR_FD}>&- </dev/null >"$RUN/swift6.log" 2>&1 \
     || { cat "$RUN/swift6.log" >&2; log "the package does not compile in Swift 6 mode without warnings"; exit 1; }
 
+# The privacy manifest ships with the package, as a well-formed property list.
+manifest="$(find "$ROOT/build/swift6" -path '*HitKit_HitKit.resources/PrivacyInfo.xcprivacy' | head -1)"
+[ -n "$manifest" ] || { log "PrivacyInfo.xcprivacy is not in the built package's resources"; exit 1; }
+python3 -c 'import plistlib, sys; d = plistlib.load(open(sys.argv[1], "rb")); assert d["NSPrivacyTracking"] is False and d["NSPrivacyCollectedDataTypes"], d' "$manifest" \
+    || { log "PrivacyInfo.xcprivacy is not a valid privacy manifest"; exit 1; }
+
 # ---- swift test ------------------------------------------------------------------------
 log "swift test in $ROOT ($SWIFT_MODE mode)"
 set +e
