@@ -9,7 +9,7 @@
 //!
 //! - every hit acknowledged (`save_did_end`, or a 2xx send) is still stored,
 //!   was received with a 2xx, or was refused `maxAttempts` times (dropped by
-//!   policy, SPEC §3): otherwise it is **lost**;
+//!   policy, contract §3.2): otherwise it is **lost**;
 //! - a hit reaches the collector twice only across a kill, and only if the
 //!   delete that followed its first delivery was never confirmed by a
 //!   `flush()` (it was in flight at the kill);
@@ -1067,7 +1067,7 @@ fn report(ledger: &Ledger, kill_loop: Duration, total: Duration) {
         ledger.droppable_duplicates, ledger.duplicates
     );
     println!(
-        "dropped by maxAttempts:    {} (refused {MAX_ATTEMPTS} times, SPEC §3)",
+        "dropped by maxAttempts:    {} (refused {MAX_ATTEMPTS} times, contract §3.2)",
         ledger.dropped_by_policy.len()
     );
     let refused_live = ledger

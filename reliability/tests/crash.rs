@@ -184,8 +184,9 @@ fn a_hit_killed_right_after_save_did_end_is_still_stored() {
     assert_eq!(stored_ids(&db), [7]);
 }
 
-/// SPEC §4: "A kill in the middle of a send then costs at most a duplicate,
-/// never the hit."
+/// docs/contract.md §4.2: a process that stops mid-send leaves the hit
+/// journaled, and the next tracker stores it: "a kill costs at most a
+/// duplicate".
 #[test]
 fn a_hit_in_flight_at_a_kill_is_stored_on_the_next_open() {
     let collector = Collector::start().unwrap();
