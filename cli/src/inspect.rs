@@ -33,6 +33,7 @@ use zeroize::Zeroizing;
 
 use crate::Failure;
 use crate::clock::iso8601;
+use crate::text::token;
 
 pub struct Options {
     pub path: PathBuf,
@@ -481,7 +482,8 @@ fn print(path: &Path, opts: &Options, report: &Report) {
                     iso8601(created_ms),
                     record.attempts,
                     kind_name(record.hit_type),
-                    record.query
+                    // A copied or tampered store may hold anything.
+                    token(&record.query, &[])
                 ),
                 Err(why) => println!(
                     "  {:<8} {:<24}  {:<7}  {:<6}  (unreadable: {})",

@@ -13,6 +13,7 @@ mod collect;
 mod demo;
 mod inspect;
 mod progress;
+mod text;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -834,3 +834,38 @@ fn inspect_rejects_paths_that_are_not_a_store() {
         text(&out.stderr)
     );
 }
+
+/// A copied or tampered store can hold anything: what `inspect --list`
+/// prints from it is escaped, never raw terminal control sequences.
+#[test]
+fn inspect_escapes_control_characters_from_the_store() {
+    use hitkit::internal::store::{
+        Database,
+        hits::make_key,
+        record::{Codec, Place, Record},
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (db, _) = Database::open(dir.path()).unwrap();
+        let (store, _) = db.hit_store("default").unwrap();
+        let record = Record {
+            hit_type: hitkit::HitType::Screen,
+            attempts: 0,
+            query: "s=1&p=\x1b[2J\x1b]0;owned\x07\r\u{202e}".into(),
+        };
+        let place = Place { tree: "", key: &[] };
+        let bytes = Codec::plain().encode(&record, &place).unwrap();
+        store
+            .put_raw(&make_key(hitkit::internal::now_ms(), 1), &bytes)
+            .unwrap();
+        db.sync().unwrap();
+    }
+    wait_for_release(dir.path());
+    let out = hitkit(&["inspect", dir.path().to_str().unwrap(), "--list"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for raw in ['\x1b', '\x07', '\r', '\u{202e}'] {
+        assert!(!stdout.contains(raw), "{raw:?} reached the terminal: {stdout:?}");
+    }
+    assert!(stdout.contains(r"\u{1b}[2J"), "{stdout}");
+}
