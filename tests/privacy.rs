@@ -93,12 +93,22 @@ fn erase_all_forgets_the_user() {
 }
 
 /// `queryInMessages = false`: delegate and log messages name a hit by its
-/// collector URL only (no visitor id, no screen name).
+/// collector URL only (no visitor id, no screen name), warnings included.
 #[test]
 fn messages_can_leave_the_query_out() {
+    struct Lines(std::sync::Mutex<Vec<String>>);
+    impl Logger for Lines {
+        fn log(&self, _: LogLevel, message: String) {
+            self.0.lock().unwrap().push(message);
+        }
+    }
+    let lines = std::sync::Arc::new(Lines(Default::default()));
+    set_logger(Some(lines.clone()));
     let fx = Fixture::new();
     let (tracker, seen) = tracker_with(TrackerConfig {
         query_in_messages: false,
+        max_attempts: 1,
+        log_level: Some(LogLevel::Debug),
         ..fx.config(OfflineModeKey::Required)
     });
     fx.collector.set_mode(Mode::Refuse);
@@ -106,6 +116,18 @@ fn messages_can_leave_the_query_out() {
     flush(&tracker);
     fx.collector.set_mode(Mode::Ok);
     dispatch(&tracker);
+    screen(&tracker, "SecretDropped");
+    flush(&tracker);
+    fx.collector.set_mode(Mode::Refuse);
+    screen(&tracker, "SecretStoredThenDropped");
+    flush(&tracker);
+    fx.collector.set_mode(Mode::Status {
+        code: 500,
+        retry_after: None,
+    });
+    dispatch(&tracker);
+    set_logger(None);
+    let hidden = format!("{}?…", fx.collector.endpoint());
     let messages: Vec<String> = seen
         .all()
         .into_iter()
@@ -114,11 +136,29 @@ fn messages_can_leave_the_query_out() {
             _ => None,
         })
         .collect();
-    assert_eq!(messages.len(), 3, "{messages:?}");
-    for message in &messages {
-        assert_eq!(message, &format!("{}?…", fx.collector.endpoint()));
-    }
-    assert_eq!(pages(&fx.collector.delivered()), ["SecretScreen"]);
+    assert!(messages.len() >= 6, "{messages:?}");
+    assert!(messages.iter().all(|m| *m == hidden), "{messages:?}");
+    let dropped: Vec<String> = seen
+        .warnings()
+        .into_iter()
+        .filter(|w| w.contains("dropped after"))
+        .collect();
+    assert_eq!(dropped.len(), 1, "{:?}", seen.warnings());
+    assert!(dropped[0].ends_with(&hidden), "{}", dropped[0]);
+    let logged = lines.0.lock().unwrap().clone();
+    let ours: Vec<&String> = logged
+        .iter()
+        .filter(|l| l.contains(&fx.collector.endpoint()))
+        .collect();
+    assert!(!ours.is_empty(), "the logger heard nothing of this tracker");
+    assert!(
+        logged.iter().all(|l| !l.contains("Secret")),
+        "a log line shows a query: {logged:?}"
+    );
+    assert_eq!(
+        pages(&fx.collector.delivered()),
+        ["SecretScreen", "SecretDropped"]
+    );
 }
 
 /// Hits sent in clear to another machine are worth one warning per

@@ -865,7 +865,10 @@ fn inspect_escapes_control_characters_from_the_store() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for raw in ['\x1b', '\x07', '\r', '\u{202e}'] {
-        assert!(!stdout.contains(raw), "{raw:?} reached the terminal: {stdout:?}");
+        assert!(
+            !stdout.contains(raw),
+            "{raw:?} reached the terminal: {stdout:?}"
+        );
     }
     assert!(stdout.contains(r"\u{1b}[2J"), "{stdout}");
 }
