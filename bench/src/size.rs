@@ -17,9 +17,11 @@ pub fn run(lines: &mut Vec<Line>, details: &mut serde_json::Map<String, Value>) 
         eprintln!("rows 10-11 skipped: cannot tell cargo's target directory");
         return;
     };
-    let default = build(&target_dir, &[]);
-    // Its own target directory: both builds name their output libhitkit.so,
-    // and sharing one directory would rebuild each at every run.
+    // Each in a target directory of its own: `-p hitkit` alone resolves
+    // other features of its dependencies (tokio, reqwest) than this
+    // program's build does, and both name their output libhitkit.so, so in
+    // one directory each build would undo the other at every run.
+    let default = build(&target_dir.join("size-default"), &[]);
     let bare = build(
         &target_dir.join("size-no-default-features"),
         &["--no-default-features"],
