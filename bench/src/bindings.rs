@@ -19,7 +19,12 @@ pub fn run(lines: &mut Vec<Line>, details: &mut serde_json::Map<String, Value>) 
         for (issue, what, before, target, moonshot) in rows() {
             lines.push(
                 Line::new("bindings", what, f64::NAN, "µs")
-                    .issue(issue, before, Target::AtMost(target), Target::AtMost(moonshot))
+                    .issue(
+                        issue,
+                        before,
+                        Target::AtMost(target),
+                        Target::AtMost(moonshot),
+                    )
                     .shown("not measured: run `make bench-bindings`, then `make bench`")
                     .note(format!("{} has no figures.", path.display())),
             );
@@ -51,7 +56,12 @@ pub fn run(lines: &mut Vec<Line>, details: &mut serde_json::Map<String, Value>) 
                 wall.max(cpu),
                 "µs",
             )
-            .issue(3, "80 µs wall, 49 µs CPU", Target::AtMost(10.0), Target::AtMost(3.0))
+            .issue(
+                3,
+                "80 µs wall, 49 µs CPU",
+                Target::AtMost(10.0),
+                Target::AtMost(3.0),
+            )
             .shown(format!("{} µs wall, {} µs CPU", number(wall), number(cpu)))
             .note(format!(
                 "Judged on the larger of wall and the calling thread's CPU time; {taken}."
@@ -85,10 +95,7 @@ pub fn run(lines: &mut Vec<Line>, details: &mut serde_json::Map<String, Value>) 
             }
         }
     }
-    details.insert(
-        "bindings".into(),
-        json!({"file": path, "as_written": file}),
-    );
+    details.insert("bindings".into(), json!({"file": path, "as_written": file}));
 }
 
 /// The rows this file answers: (issue row, what, before, target, moonshot).
@@ -101,6 +108,12 @@ fn rows() -> [(u8, &'static str, &'static str, f64, f64); 2] {
             10.0,
             3.0,
         ),
-        (4, "Swift sendScreen, median per call", "5.5 µs wall", 3.0, 2.0),
+        (
+            4,
+            "Swift sendScreen, median per call",
+            "5.5 µs wall",
+            3.0,
+            2.0,
+        ),
     ]
 }

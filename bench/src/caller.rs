@@ -38,7 +38,12 @@ pub fn run(endpoint: &str, lines: &mut Vec<Line>, details: &mut serde_json::Map<
         lines.push(Line::new("caller", what("p50"), p.p50, "ns"));
         lines.push(
             Line::new("caller", what("p99"), p.p99, "ns")
-                .issue(issue, before, Target::AtMost(10_000.0), Target::AtMost(5_000.0))
+                .issue(
+                    issue,
+                    before,
+                    Target::AtMost(10_000.0),
+                    Target::AtMost(5_000.0),
+                )
                 .note(format!(
                     "The call alone, on the app's thread (its arguments are made before the \
                      clock starts), {} calls, always mode; p50 {} ns. {}",

@@ -103,19 +103,34 @@ pub fn run(
     let reopened = number(&reopen["disk_bytes"]);
     let peak = stored.max(drained);
     lines.push(
-        Line::new("disk", "disk per stored hit / raw URL bytes", stored / hits, "B")
-            .versus("raw URL", raw)
-            .issue(6, "2.91x", Target::RatioAtMost(2.0), Target::RatioAtMost(1.5))
-            .note(
-                "Apparent size of every file under databasePath with 100,000 hits stored, per \
+        Line::new(
+            "disk",
+            "disk per stored hit / raw URL bytes",
+            stored / hits,
+            "B",
+        )
+        .versus("raw URL", raw)
+        .issue(
+            6,
+            "2.91x",
+            Target::RatioAtMost(2.0),
+            Target::RatioAtMost(1.5),
+        )
+        .note(
+            "Apparent size of every file under databasePath with 100,000 hits stored, per \
                  hit, against the stored URLs' bytes (the URL as it would be sent, with \
                  cn=offline&olt=...).",
-            ),
+        ),
     );
     lines.push(
         Line::new("disk", "disk after the store is drained", reopened, "B")
             .versus("peak", peak)
-            .issue(7, "not reclaimed", Target::PercentAtMost(0.10), Target::PercentAtMost(0.0))
+            .issue(
+                7,
+                "not reclaimed",
+                Target::PercentAtMost(0.10),
+                Target::PercentAtMost(0.0),
+            )
             .note(format!(
                 "Judged after the app is restarted: sled never shrinks its files, and HitKit \
                  gives the space back by rebuilding the database when it opens it. Right after \
@@ -129,9 +144,14 @@ pub fn run(
             )),
     );
     lines.push(
-        Line::new("disk", "disk after the drain, tracker still open", drained, "B")
-            .versus("peak", peak)
-            .percent(),
+        Line::new(
+            "disk",
+            "disk after the drain, tracker still open",
+            drained,
+            "B",
+        )
+        .versus("peak", peak)
+        .percent(),
     );
     lines.push(Line::new(
         "disk",
@@ -141,24 +161,29 @@ pub fn run(
     ));
     let after_kill = number(&open_killed["count_ms"]);
     lines.push(
-        Line::new("open", "cold open of 100,000 hits after a kill", after_kill, "ms")
-            .issue(8, "271 ms", Target::AtMost(100.0), Target::AtMost(50.0))
-            .note(format!(
-                "A child stores 100,000 hits, flushes and is killed (SIGKILL); a fresh process \
+        Line::new(
+            "open",
+            "cold open of 100,000 hits after a kill",
+            after_kill,
+            "ms",
+        )
+        .issue(8, "271 ms", Target::AtMost(100.0), Target::AtMost(50.0))
+        .note(format!(
+            "A child stores 100,000 hits, flushes and is killed (SIGKILL); a fresh process \
                  times Tracker::new until its first offline().count() returns 100,000 (files in \
                  the OS page cache); the median of {OPENS} such opens, each on a copy of the \
                  killed store ({} ms). The count comes from the tally, not a walk: count() \
                  itself took {} us, and the open read {} MB of files, against {} MB for an open \
                  after a clean close, which never walks.",
-                opens_killed
-                    .iter()
-                    .map(|o| crate::report::number(number(&o["count_ms"])))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                crate::report::number(number(&open_killed["count_only_us"])),
-                crate::report::number(number(&open_killed["read_bytes"]) / 1e6),
-                crate::report::number(number(&open["read_bytes"]) / 1e6),
-            )),
+            opens_killed
+                .iter()
+                .map(|o| crate::report::number(number(&o["count_ms"])))
+                .collect::<Vec<_>>()
+                .join(", "),
+            crate::report::number(number(&open_killed["count_only_us"])),
+            crate::report::number(number(&open_killed["read_bytes"]) / 1e6),
+            crate::report::number(number(&open["read_bytes"]) / 1e6),
+        )),
     );
     lines.push(Line::new(
         "open",

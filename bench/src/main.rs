@@ -39,9 +39,7 @@ fn main() {
     }
     // `--only store,drain` runs some groups (while working on one).
     let only: Option<Vec<String>> = match args.as_slice() {
-        [flag, groups] if flag == "--only" => {
-            Some(groups.split(',').map(str::to_owned).collect())
-        }
+        [flag, groups] if flag == "--only" => Some(groups.split(',').map(str::to_owned).collect()),
         [] => None,
         _ => {
             eprintln!("usage: hitkit-bench [--only {}]", GROUPS.join(","));
@@ -53,7 +51,10 @@ fn main() {
         .flatten()
         .find(|g| !GROUPS.contains(&g.as_str()))
     {
-        eprintln!("unknown group {unknown}: the groups are {}", GROUPS.join(", "));
+        eprintln!(
+            "unknown group {unknown}: the groups are {}",
+            GROUPS.join(", ")
+        );
         std::process::exit(2);
     }
     let wanted = |group: &str| {
@@ -75,7 +76,9 @@ fn main() {
     };
 
     if wanted("store") {
-        timed("store", &mut || store::run(&endpoint, &mut lines, &mut details));
+        timed("store", &mut || {
+            store::run(&endpoint, &mut lines, &mut details)
+        });
     }
     if wanted("drain") {
         timed("drain", &mut || {
@@ -93,7 +96,9 @@ fn main() {
         });
     }
     if wanted("idle") {
-        timed("idle", &mut || idle::run(&endpoint, &mut lines, &mut details));
+        timed("idle", &mut || {
+            idle::run(&endpoint, &mut lines, &mut details)
+        });
     }
     drop(collector);
     let measuring = start.elapsed().as_secs_f64();

@@ -74,7 +74,13 @@ impl Line {
 
     /// A row of issue 9's table: its number, the figure before, the target
     /// and the moonshot.
-    pub fn issue(mut self, number: u8, before: &'static str, target: Target, moonshot: Target) -> Line {
+    pub fn issue(
+        mut self,
+        number: u8,
+        before: &'static str,
+        target: Target,
+        moonshot: Target,
+    ) -> Line {
         self.issue = Some(number);
         self.before = Some(before);
         self.target = target;
@@ -109,9 +115,7 @@ impl Line {
         match target {
             Target::None | Target::Report => None,
             Target::RatioAtLeast(min) => self.ratio().map(|r| r >= min),
-            Target::RatioAtMost(max) | Target::PercentAtMost(max) => {
-                self.ratio().map(|r| r <= max)
-            }
+            Target::RatioAtMost(max) | Target::PercentAtMost(max) => self.ratio().map(|r| r <= max),
             Target::AtMost(max) => Some(self.value <= max),
         }
     }
@@ -219,7 +223,14 @@ pub fn print_tables(lines: &[Line]) {
     println!("Issue 9: every row, its target and moonshot\n");
     print_table(
         &[
-            "#", "what", "before (issue)", "now", "target", "", "moonshot", "",
+            "#",
+            "what",
+            "before (issue)",
+            "now",
+            "target",
+            "",
+            "moonshot",
+            "",
         ],
         issue
             .iter()
@@ -249,7 +260,15 @@ pub fn print_tables(lines: &[Line]) {
     }
     println!("\nThe figures behind them\n");
     print_table(
-        &["#", "measure", "HitKit", "compared with", "ratio", "target", "ok"],
+        &[
+            "#",
+            "measure",
+            "HitKit",
+            "compared with",
+            "ratio",
+            "target",
+            "ok",
+        ],
         lines
             .iter()
             .filter(|l| l.issue.is_none())

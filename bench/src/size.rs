@@ -33,13 +33,22 @@ pub fn run(lines: &mut Vec<Line>, details: &mut serde_json::Map<String, Value>) 
     // Decimal megabytes (10^6 bytes), as the issue's 5.09 MB.
     if let Some(bytes) = default.bytes {
         lines.push(
-            Line::new("size", "stripped libhitkit.so, default build", bytes as f64 / 1e6, "MB")
-                .issue(10, "5.09 MB", Target::AtMost(4.0), Target::AtMost(2.5))
-                .note(format!(
-                    "{bytes} bytes; MB = 10^6 bytes; cargo build --release -p hitkit --lib \
+            Line::new(
+                "size",
+                "stripped libhitkit.so, default build",
+                bytes as f64 / 1e6,
+                "MB",
+            )
+            .issue(10, "5.09 MB", Target::AtMost(4.0), Target::AtMost(2.5))
+            .note(format!(
+                "{bytes} bytes; MB = 10^6 bytes; cargo build --release -p hitkit --lib \
                      (the release profile strips: {}).",
-                    if default.stripped { "no .symtab" } else { "a .symtab is left!" }
-                )),
+                if default.stripped {
+                    "no .symtab"
+                } else {
+                    "a .symtab is left!"
+                }
+            )),
         );
     }
     if let Some(bytes) = bare.bytes {

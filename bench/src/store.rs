@@ -83,7 +83,12 @@ pub fn run(endpoint: &str, lines: &mut Vec<Line>, details: &mut serde_json::Map<
             "hits/s",
         )
         .versus(format!("SQLite 1 txn/{batch} hits"), per_second(n, batched))
-        .issue(9, "0.17x", Target::RatioAtLeast(0.5), Target::RatioAtLeast(1.0))
+        .issue(
+            9,
+            "0.17x",
+            Target::RatioAtLeast(0.5),
+            Target::RatioAtLeast(1.0),
+        )
         .note(format!(
             "{BURST} hits sent back to back, from the first send_screen to the last \
              save_did_end; HitKit made {commits} group commit(s), so SQLite (WAL, \
