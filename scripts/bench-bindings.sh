@@ -15,6 +15,9 @@
 # wall-clock time and the calling thread's CPU time (the latter barely moves when other work
 # shares the cores).
 #
+# The figures also go to bench/bindings.json (with the date, the machine and its load), which
+# `make bench` reads to show the Kotlin and Swift rows of its table.
+#
 # Builds: target/release/libhitkit.so (`cargo build --release -p hitkit`), build/kotlin/hitkit.jar
 # (scripts/test-kotlin.sh --jar --no-test), build/bench/ (Kotlin classes, a small SwiftPM package
 # depending on the repository's root package, built with -c release). Toolchains via
@@ -93,3 +96,24 @@ while read -r kind lang median min max cpu _ _; do
     printf '%-8s %-26s %12s %10s %10s %14s\n' "$lang" "$call" "$median" "$min" "$max" "$cpu"
 done <<<"$kotlin_line
 $swift_line"
+
+# ---- bench/bindings.json, for `make bench`'s table -----------------------------------------
+json="$ROOT/bench/bindings.json"
+{
+    printf '{\n  "command": "make bench-bindings",\n'
+    printf '  "date": "%s",\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    printf '  "machine": {"nproc": %s, "cpu": "%s", "load": "%s"},\n' "$(nproc)" \
+        "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//; s/"//g')" "$(cut -d' ' -f1 /proc/loadavg)"
+    printf '  "batches": %s,\n  "calls": %s,\n  "unit": "ns per call",\n  "results": [' "$BATCHES" "$CALLS"
+    sep=""
+    while read -r kind lang median min max cpu _ _; do
+        printf '%s\n    {"kind": "%s", "lang": "%s", "wall_median_ns": %s, "wall_min_ns": %s, "wall_max_ns": %s, "cpu_median_ns": %s}' \
+            "$sep" "$kind" "$lang" "$median" "$min" "$max" "$cpu"
+        sep=","
+    done <<<"$kotlin_line
+$swift_line"
+    printf '\n  ]\n}\n'
+} >"$json.tmp"
+mv "$json.tmp" "$json"
+echo
+echo "figures written to bench/bindings.json (make bench shows them)"

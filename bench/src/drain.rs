@@ -57,7 +57,7 @@ pub fn run(
     let at_sdk = at_sdk_drain(&raw, collector, &urls[..AT_SDK_HITS]);
     lines.push(
         Line::new(
-            "3",
+            "drain",
             "drain, concurrency 1",
             per_second(HITS as u64, hitkit[0]),
             "hits/s",
@@ -174,13 +174,14 @@ fn push_lines(
         let rate = per_second(n, hitkit[i]);
         let what = format!("drain {}k{label}, concurrency {c}", hits / 1000);
         lines.push(
-            Line::new("3", what.clone(), rate, "hits/s")
+            Line::new("drain", what.clone(), rate, "hits/s")
                 .versus(format!("raw client, {c} in flight"), per_second(n, raw[i]))
-                .target(Target::RatioAtLeast(0.5)),
+                .target(Target::RatioAtLeast(0.5))
+                .percent(),
         );
         if *c > 1 {
             lines.push(
-                Line::new("3", what, rate, "hits/s")
+                Line::new("drain", what, rate, "hits/s")
                     .versus("serial keep-alive", serial)
                     .target(Target::RatioAtLeast(5.0)),
             );
