@@ -121,7 +121,13 @@ fn split(
     let budget = max_size.saturating_sub(OFFLINE_ROOM + identity.base_url.len() + 1);
     let encoded: Vec<(String, String)> = params
         .iter()
-        .map(|(k, v)| (k.clone(), format!("{}={}", encode(k), encode(v))))
+        .map(|(k, v)| {
+            let mut piece = String::with_capacity((k.len() + v.len()) * 3 / 2 + 1);
+            encode_into(&mut piece, k);
+            piece.push('=');
+            encode_into(&mut piece, v);
+            (k.clone(), piece)
+        })
         .collect();
     let whole = join(encoded.iter().map(|(_, p)| p.as_str()));
     if whole.len() <= budget {
@@ -236,10 +242,10 @@ pub fn url(base: &str, query: &str) -> String {
     url
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-pub fn encode(text: &str) -> String {
+/// Percent-encodes everything but RFC 3986's unreserved characters,
+/// appending to `out`: a hit is built without a `String` per piece.
+fn encode_into(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(text.len());
     for &byte in text.as_bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
             out.push(byte as char);
@@ -249,24 +255,22 @@ pub fn encode(text: &str) -> String {
             out.push(HEX[(byte & 0xF) as usize] as char);
         }
     }
-    out
 }
 
 /// The rewrite of a hit's query when it is stored: `cn=offline` (added or
 /// replaced) and `olt` (seconds since the epoch, with fraction) right after
 /// `ts`, or after `mh` for a split part.
 pub fn to_offline(query: &str, olt_seconds: f64) -> String {
-    let mut pieces: Vec<String> = query
+    let mut pieces: Vec<&str> = query
         .split('&')
         .filter(|p| !p.is_empty() && !p.starts_with("olt="))
-        .map(str::to_owned)
         .collect();
     match pieces
         .iter_mut()
-        .find(|p| p.starts_with("cn=") || *p == "cn")
+        .find(|p| p.starts_with("cn=") || **p == "cn")
     {
-        Some(cn) => *cn = "cn=offline".into(),
-        None => pieces.push("cn=offline".into()),
+        Some(cn) => *cn = "cn=offline",
+        None => pieces.push("cn=offline"),
     }
     let olt = format!("olt={olt_seconds:.3}");
     let anchor = pieces
@@ -274,15 +278,28 @@ pub fn to_offline(query: &str, olt_seconds: f64) -> String {
         .position(|p| p.starts_with("mh="))
         .or_else(|| pieces.iter().position(|p| p.starts_with("ts=")));
     match anchor {
-        Some(i) => pieces.insert(i + 1, olt),
-        None => pieces.push(olt),
+        Some(i) => pieces.insert(i + 1, &olt),
+        None => pieces.push(&olt),
     }
-    join(pieces.iter().map(String::as_str))
+    let mut out = String::with_capacity(query.len() + olt.len() + 12);
+    for piece in pieces {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(piece);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode(text: &str) -> String {
+        let mut out = String::new();
+        encode_into(&mut out, text);
+        out
+    }
 
     const BASE: &str = "https://logs.xiti.com/hit.xiti";
 

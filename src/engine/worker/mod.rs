@@ -81,7 +81,9 @@ pub struct Worker {
     pending: VecDeque<Command>,
     changes: Changes,
     /// Hits stored this round: `save_did_end` after the sync.
-    saved: Vec<(Key, String)>,
+    /// Hits stored this round, with the URL `save_did_end` will carry if
+    /// anyone listens (not built otherwise).
+    saved: Vec<(Key, Option<String>)>,
     /// Written, and must be durable before the round ends.
     must_sync: bool,
     /// Written, not yet synced (deletes during a pass).
@@ -474,10 +476,11 @@ impl Worker {
             return;
         }
         let olt = now_ms() as f64 / 1000.0;
+        let wants_messages = self.link.events.wants_hit_events();
         for part in hit.parts {
             self.make_room();
             let query = hit::to_offline(&part.query, olt);
-            let message = self.message(&query);
+            let message = wants_messages.then(|| self.message(&query));
             self.changes.insert(
                 part.key,
                 Record {
@@ -516,10 +519,9 @@ impl Worker {
             }
             self.dirty = true;
             let unsaved = self.saved.iter().position(|(key, _)| *key == oldest);
-            let url = match unsaved {
-                Some(i) => self.saved.remove(i).1,
-                None => format!("(stored hit {})", hits::key_parts(&oldest).1),
-            };
+            let url = unsaved
+                .and_then(|i| self.saved.remove(i).1)
+                .unwrap_or_else(|| format!("(stored hit {})", hits::key_parts(&oldest).1));
             self.link.events.warning(format!(
                 "store full (maxStoredHits {max}): dropped the oldest hit {url}"
             ));
@@ -1197,7 +1199,7 @@ impl Worker {
         let saved = std::mem::take(&mut self.saved);
         match &result {
             Ok(()) => {
-                for (_, url) in saved {
+                for url in saved.into_iter().filter_map(|(_, url)| url) {
                     self.emit(Event::SaveDidEnd { url });
                 }
             }
