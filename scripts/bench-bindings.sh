@@ -21,7 +21,7 @@
 # Builds: target/release/libhitkit.so (`cargo build --release -p hitkit`), build/kotlin/hitkit.jar
 # (scripts/test-kotlin.sh --jar --no-test), build/bench/ (Kotlin classes, a small SwiftPM package
 # depending on the repository's root package, built with -c release). Toolchains via
-# scripts/toolchains/*.sh.
+# scripts/test-toolchains/*.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,7 +37,7 @@ TC="${HITKIT_TOOLCHAINS:-${HOME:-/root}/.cache/hitkit-toolchains}"
 # (test-kotlin.sh --jar runs scripts/bindings.sh --release: cargo build --release -p hitkit.)
 "$ROOT/scripts/test-kotlin.sh" --jar --no-test >&2
 LIBDIR="$(cd "$TARGET_DIR/release" && pwd -P)"
-bash "$ROOT/scripts/toolchains/swift.sh" >/dev/null </dev/null
+bash "$ROOT/scripts/test-toolchains/swift.sh" >/dev/null </dev/null
 # shellcheck disable=SC1091
 . "$TC/kotlin.env"
 # shellcheck disable=SC1091

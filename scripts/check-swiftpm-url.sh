@@ -7,7 +7,7 @@
 #
 # Usage: scripts/check-swiftpm-url.sh        (prints `swiftpm-url: OK ...` last; non-zero on failure)
 # Outputs: build/swiftpm-url/ (a bare clone of the repository, the app package and its build).
-# Needs: the Swift toolchain (scripts/toolchains/swift.sh); git in its chroot, which SwiftPM uses
+# Needs: the Swift toolchain (scripts/test-toolchains/swift.sh); git in its chroot, which SwiftPM uses
 # to clone URL dependencies and which this script installs there once (make test does not need it).
 set -euo pipefail
 
@@ -18,7 +18,7 @@ OUT="$ROOT/build/swiftpm-url"
 log() { printf '[swiftpm-url] %s\n' "$*" >&2; }
 cd "$ROOT"
 
-bash "$ROOT/scripts/toolchains/swift.sh" >/dev/null </dev/null
+bash "$ROOT/scripts/test-toolchains/swift.sh" >/dev/null </dev/null
 TC="${HITKIT_TOOLCHAINS:-${HOME:-/root}/.cache/hitkit-toolchains}"
 # shellcheck disable=SC1091
 . "$TC/swift.env"

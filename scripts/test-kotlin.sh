@@ -3,7 +3,7 @@
 # against a real collector process; or build the JVM jar.
 #
 # Usage:
-#   scripts/test-kotlin.sh                 install the toolchain (scripts/toolchains/kotlin.sh),
+#   scripts/test-kotlin.sh                 install the toolchain (scripts/test-toolchains/kotlin.sh),
 #                                          regenerate the bindings (scripts/bindings.sh), compile
 #                                          kotlin/src/{main,test} with kotlinc and the Java
 #                                          caller's test (kotlin/src/test/java) with javac, start
@@ -46,7 +46,7 @@ cd "$ROOT"
 mkdir -p "$OUT"
 
 # ---- toolchain -------------------------------------------------------------------------
-bash "$ROOT/scripts/toolchains/kotlin.sh" >/dev/null </dev/null
+bash "$ROOT/scripts/test-toolchains/kotlin.sh" >/dev/null </dev/null
 # shellcheck disable=SC1091
 . "${HITKIT_TOOLCHAINS:-${HOME:-/root}/.cache/hitkit-toolchains}/kotlin.env"
 

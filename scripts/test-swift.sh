@@ -3,7 +3,7 @@
 # collector process.
 #
 # Usage:
-#   scripts/test-swift.sh              install the toolchain (scripts/toolchains/swift.sh: a native
+#   scripts/test-swift.sh              install the toolchain (scripts/test-toolchains/swift.sh: a native
 #                                      swift, or Swift 6.0.3 in a Debian trixie chroot), regenerate
 #                                      the bindings (scripts/bindings.sh, which builds
 #                                      target/debug/libhitkit.so), start `hitkit collect` on the
@@ -41,7 +41,7 @@ elapsed() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b 
 cd "$ROOT"
 
 # ---- toolchain -------------------------------------------------------------------------
-bash "$ROOT/scripts/toolchains/swift.sh" >/dev/null </dev/null
+bash "$ROOT/scripts/test-toolchains/swift.sh" >/dev/null </dev/null
 # shellcheck disable=SC1091
 . "${HITKIT_TOOLCHAINS:-${HOME:-/root}/.cache/hitkit-toolchains}/swift.env"
 

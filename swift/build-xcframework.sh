@@ -58,13 +58,13 @@ TIER3_TARGETS=(aarch64-apple-tvos aarch64-apple-tvos-sim x86_64-apple-tvos
 rustup target add "${TIER2_TARGETS[@]}"
 for t in "${TIER2_TARGETS[@]}"; do
     echo "== cargo build --release --target $t"
-    cargo build --release --lib -p hitkit --target "$t"
+    cargo build --release --lib -p hitkit --features quiet-dependencies --target "$t"
 done
 if [ "$TIER3" = 1 ]; then
     rustup toolchain install nightly --component rust-src
     for t in "${TIER3_TARGETS[@]}"; do
         echo "== cargo +nightly build -Zbuild-std --release --target $t (tier 3)"
-        cargo +nightly build -Zbuild-std=std,panic_unwind --release --lib -p hitkit --target "$t"
+        cargo +nightly build -Zbuild-std=std,panic_unwind --release --lib -p hitkit --features quiet-dependencies --target "$t"
     done
 fi
 

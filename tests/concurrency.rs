@@ -89,7 +89,7 @@ fn race(storage: OfflineModeKey) {
     assert_eq!((unique.len(), delivered.len()), (produced, produced));
     // One at a time (dispatchConcurrency 1): each thread's hits arrive in
     // the order that thread made them.
-    let mut next = vec![0usize; THREADS];
+    let mut next = [0usize; THREADS];
     for hit in &delivered {
         let (t, i) = hit.param("n").unwrap().split_once('-').unwrap();
         let (t, i): (usize, usize) = (t.parse().unwrap(), i.parse().unwrap());

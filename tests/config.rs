@@ -361,7 +361,7 @@ fn from_json_rejects_malformed_input() {
 }
 
 #[test]
-fn defaults_match_the_spec() {
+fn defaults_match_the_contract() {
     let c = TrackerConfig::default();
     assert_eq!(
         (c.log.as_str(), c.log_ssl.as_str(), c.domain.as_str()),

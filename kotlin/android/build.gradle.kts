@@ -94,7 +94,9 @@ val cargoNdk by tasks.registering(Exec::class) {
         "-t", "arm64-v8a", "-t", "armeabi-v7a", "-t", "x86_64",
         "--platform", "26",
         "-o", layout.buildDirectory.dir("jniLibs").get().asFile.absolutePath,
-        "build", "--release", "-p", "hitkit",
+        // quiet-dependencies: the dependencies' log lines compiled out (the app's
+        // build is HitKit's alone, so the feature touches nothing else).
+        "build", "--release", "-p", "hitkit", "--features", "quiet-dependencies",
     )
     inputs.dir(repo.resolve("src"))
     inputs.file(repo.resolve("Cargo.toml"))

@@ -152,7 +152,7 @@ extension Tracker {
     public var offline: Offline { getOffline() }
 
     /// Changes the storage mode. `completionHandler(true)` once the change is in effect, on
-    /// HitKit's worker thread. The seed's line compiles as it reads:
+    /// HitKit's worker thread. The SmartTag SDK's line compiles as it reads:
     /// `tracker.setOfflineMode(OfflineModeKey.required, completionHandler: nil)`.
     public func setOfflineMode(
         _ mode: OfflineModeKey,

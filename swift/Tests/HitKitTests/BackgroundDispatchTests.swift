@@ -156,7 +156,7 @@ final class BackgroundDispatchTests: XCTestCase, @unchecked Sendable {
         XCTAssertEqual(runner.ends.value, 1)
     }
 
-    /// Here (Linux) there is no background time: the seed's line is the plain dispatch.
+    /// Here (Linux) there is no background time: the SmartTag SDK's line is the plain dispatch.
     func testTheSeedLineDispatchesWithoutBackgroundTimeHere() async throws {
         XCTAssertNil(BackgroundDispatch.platform)
         let tracker = try await tracker(storing: ["s1", "s2"])

@@ -1,4 +1,4 @@
-// The seed's scenarios, run from Swift against the real engine and a real collector process.
+// The contract's scenarios (docs/contract.md), run from Swift against the real engine and a real collector process.
 // The same scenarios run from Kotlin (kotlin/src/test/kotlin/dev/hitkit/HitKitTest.kt).
 import Foundation
 import XCTest
@@ -65,7 +65,7 @@ final class HitKitTests: XCTestCase, @unchecked Sendable {
         XCTAssertEqual(Collector.deliveredPages(), ["h1", "h2", "h3"])
         XCTAssertEqual(tracker.offline.count(), 0)
 
-        // Fire-and-forget dispatch: the seed's `tracker.offline.dispatch()`.
+        // Fire-and-forget dispatch: the SmartTag SDK's `tracker.offline.dispatch()`.
         Collector.setMode("refuse")
         try tracker.sendScreen(name: "h4")
         try await tracker.flush()
@@ -343,11 +343,11 @@ final class HitKitTests: XCTestCase, @unchecked Sendable {
         XCTAssertEqual(tracker.offline.count(), 0)
     }
 
-    // MARK: - the seed's lines and closures
+    // MARK: - the SmartTag SDK's lines and closures
 
     func testSeedLinesCompileVerbatim() async throws {
         let tracker = try tracker(nil)
-        // --- verbatim from the seed (SPEC §6): no `try`, no labels to add ---
+        // --- verbatim from the SmartTag SDK's docs (docs/migrating.md): no `try`, no labels to add ---
         tracker.setOfflineMode(OfflineModeKey.required, completionHandler: nil)
         tracker.setConfig("storage", value: "required", completionHandler: nil)
         tracker.offline.dispatch()
@@ -355,7 +355,7 @@ final class HitKitTests: XCTestCase, @unchecked Sendable {
         try await tracker.flush()
         XCTAssertEqual(tracker.offlineMode(), .required)
         XCTAssertEqual(tracker.config().storage, .required)
-        // SPEC §6's `try await` form: dispatchAndWait throws (a negative deadline).
+        // The `try await` form of docs/contract.md §6: dispatchAndWait throws (a negative deadline).
         let report = try await tracker.offline.dispatchAndWait()
         XCTAssertEqual(report.remaining, 0)
     }

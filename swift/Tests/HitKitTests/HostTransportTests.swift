@@ -1,4 +1,4 @@
-// The seed's scenarios through the shipped URLSessionTransport (FoundationNetworking here),
+// The contract's scenarios (docs/contract.md) through the shipped URLSessionTransport (FoundationNetworking here),
 // against the real engine and a real collector process. The same scenarios run from Kotlin
 // through HttpURLConnectionTransport (kotlin/src/test/kotlin/dev/hitkit/HostTransportTest.kt).
 import Foundation

@@ -17,7 +17,7 @@
 // From Java, the functions of this file are static methods of `dev.hitkit.HitKitExtensions`
 // taking the receiver first: `HitKitExtensions.sendScreen(tracker, "home")`.
 //
-// The seed's `tracker.setConfig("storage", "required", null)` and
+// The SmartTag SDK's `tracker.setConfig("storage", "required", null)` and
 // `tracker.setOfflineMode(OfflineModeKey.REQUIRED, null)` still resolve to the generated member
 // functions: a member always wins over an extension when it applies, and a lambda never
 // applies to the (non-`fun`) `SetConfigCallback` interface, so neither form is ambiguous.

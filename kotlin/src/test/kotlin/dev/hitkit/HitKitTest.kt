@@ -1,4 +1,4 @@
-// The seed's scenarios, run from Kotlin against the real engine and a real collector process.
+// The contract's scenarios (docs/contract.md), run from Kotlin against the real engine and a real collector process.
 // The same scenarios run from Swift (swift/Tests/HitKitTests/HitKitTests.swift).
 package dev.hitkit
 
@@ -62,7 +62,7 @@ class HitKitTest {
         assertEquals(listOf("h1", "h2", "h3"), Collector.deliveredPages())
         assertEquals(0L, tracker.offline.count())
 
-        // Fire-and-forget dispatch: the seed's `tracker.offline.dispatch()`.
+        // Fire-and-forget dispatch: the SmartTag SDK's `tracker.offline.dispatch()`.
         Collector.setMode("refuse")
         tracker.sendScreen("h4")
         runBlocking { tracker.flush() }
@@ -289,10 +289,10 @@ class HitKitTest {
         assertEquals(0L, tracker.offline.count())
     }
 
-    // ---- the seed's lines and lambdas ---------------------------------------------------
+    // ---- the SmartTag SDK's lines and lambdas ---------------------------------------------------
 
     @Test fun seedLinesCompileVerbatim() = tracker(null).use { tracker ->
-        // --- verbatim from the seed (SPEC §6) ---
+        // --- verbatim from the SmartTag SDK's docs (docs/migrating.md) ---
         tracker.setOfflineMode(OfflineModeKey.REQUIRED, null)
         tracker.setConfig("storage", "required", null)
         tracker.offline.dispatch()

@@ -1,4 +1,4 @@
-// The seed's scenarios through the shipped HttpURLConnectionTransport, against the real engine
+// The contract's scenarios (docs/contract.md) through the shipped HttpURLConnectionTransport, against the real engine
 // and a real collector process: every request goes through the platform's HTTP stack. The same
 // scenarios run from Swift through URLSessionTransport (swift/Tests/HitKitTests/HostTransportTests.swift).
 package dev.hitkit

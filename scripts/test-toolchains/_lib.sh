@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for scripts/toolchains/*.sh. Sourced, never run.
+# Shared helpers for scripts/test-toolchains/*.sh. Sourced, never run.
 #
 # Environment knobs honoured by every installer:
 #   HITKIT_TOOLCHAINS        toolchain dir (default: $HOME/.cache/hitkit-toolchains). Lives

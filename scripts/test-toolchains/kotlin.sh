@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# scripts/toolchains/kotlin.sh — ensure a Kotlin/JVM toolchain for HitKit's Kotlin bindings.
+# scripts/test-toolchains/kotlin.sh — ensure a Kotlin/JVM toolchain for HitKit's Kotlin bindings.
 #
-# Usage:   bash scripts/toolchains/kotlin.sh          (idempotent; ~0.05 s once installed)
+# Usage:   bash scripts/test-toolchains/kotlin.sh          (idempotent; ~0.05 s once installed)
 #          . "${HITKIT_TOOLCHAINS:-$HOME/.cache/hitkit-toolchains}/kotlin.env"
 #
 # Provides (written to $TOOLCHAINS/kotlin.env, a sourceable file of `export NAME=value` lines,
@@ -137,7 +137,7 @@ install_all() {
 
     local lib="$home/lib"
     write_file_atomic "$ENV_FILE" <<EOF
-# Written by scripts/toolchains/kotlin.sh — source it.
+# Written by scripts/test-toolchains/kotlin.sh — source it.
 export KOTLINC='$kotlinc'
 export KOTLIN_HOME='$home'
 export KOTLIN_LIB='$lib'

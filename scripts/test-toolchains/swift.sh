@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# scripts/toolchains/swift.sh — ensure a Swift 6 toolchain (SwiftPM + XCTest) for HitKit's
+# scripts/test-toolchains/swift.sh — ensure a Swift 6 toolchain (SwiftPM + XCTest) for HitKit's
 # Swift bindings.
 #
-# Usage:   bash scripts/toolchains/swift.sh [--self-test]     (idempotent; ~0.05 s once installed)
+# Usage:   bash scripts/test-toolchains/swift.sh [--self-test]     (idempotent; ~0.05 s once installed)
 #          . "${HITKIT_TOOLCHAINS:-$HOME/.cache/hitkit-toolchains}/swift.env"
 #          $SWIFT_RUN /abs/path/to/package -- swift test --disable-swift-testing
 #
@@ -159,10 +159,10 @@ install_all() {
         in_chroot swift --version >&2 || die "swift does not run in the chroot"
     fi
     install -m 755 "$HERE/hitkit-swift-run" "$BIN/hitkit-swift-run.tmp" && mv -f "$BIN/hitkit-swift-run.tmp" "$BIN/hitkit-swift-run"
-    printf "# Written by scripts/toolchains/swift.sh. Empty SWIFT_ROOT: native swift.\nSWIFT_ROOT='%s'\n" "$root" \
+    printf "# Written by scripts/test-toolchains/swift.sh. Empty SWIFT_ROOT: native swift.\nSWIFT_ROOT='%s'\n" "$root" \
         | write_file_atomic "$BIN/hitkit-swift-run.conf"
     write_file_atomic "$ENV_FILE" <<EOF
-# Written by scripts/toolchains/swift.sh — source it. Usage: \$SWIFT_RUN WORKDIR -- swift test ...
+# Written by scripts/test-toolchains/swift.sh — source it. Usage: \$SWIFT_RUN WORKDIR -- swift test ...
 export SWIFT_RUN='$BIN/hitkit-swift-run'
 export SWIFT_MODE='$mode'
 export SWIFT_ROOT='$root'
