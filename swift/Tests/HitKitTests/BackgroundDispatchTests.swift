@@ -157,7 +157,7 @@ final class BackgroundDispatchTests: XCTestCase, @unchecked Sendable {
     }
 
     /// Here (Linux) there is no background time: the SmartTag SDK's line is the plain dispatch.
-    func testTheSeedLineDispatchesWithoutBackgroundTimeHere() async throws {
+    func testTheSmartTagLineDispatchesWithoutBackgroundTimeHere() async throws {
         XCTAssertNil(BackgroundDispatch.platform)
         let tracker = try await tracker(storing: ["s1", "s2"])
         tracker.offline.dispatch()

@@ -345,7 +345,7 @@ final class HitKitTests: XCTestCase, @unchecked Sendable {
 
     // MARK: - the SmartTag SDK's lines and closures
 
-    func testSeedLinesCompileVerbatim() async throws {
+    func testSmartTagLinesCompileVerbatim() async throws {
         let tracker = try tracker(nil)
         // --- verbatim from the SmartTag SDK's docs (docs/migrating.md): no `try`, no labels to add ---
         tracker.setOfflineMode(OfflineModeKey.required, completionHandler: nil)

@@ -291,7 +291,7 @@ class HitKitTest {
 
     // ---- the SmartTag SDK's lines and lambdas ---------------------------------------------------
 
-    @Test fun seedLinesCompileVerbatim() = tracker(null).use { tracker ->
+    @Test fun smartTagLinesCompileVerbatim() = tracker(null).use { tracker ->
         // --- verbatim from the SmartTag SDK's docs (docs/migrating.md) ---
         tracker.setOfflineMode(OfflineModeKey.REQUIRED, null)
         tracker.setConfig("storage", "required", null)
