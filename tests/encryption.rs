@@ -248,3 +248,54 @@ fn a_refused_second_tracker_does_not_change_the_live_ones_key() {
     flush(&tracker);
     assert!(!files_contain(&store_dir(&fx), b"StillSealedScreen"));
 }
+
+/// The key is the database's: a second tracker on it without the key locks
+/// it for both. The first tracker then keeps its new hits in memory, and
+/// says so, instead of losing them; once the key is back they are stored,
+/// in order.
+#[test]
+fn hits_of_a_tracker_whose_database_another_tracker_locked_are_kept() {
+    let fx = Fixture::new();
+    let (first, seen) = tracker_with(TrackerConfig {
+        name: "first".into(),
+        ..config(&fx, Some(KEY))
+    });
+    screen(&first, "before");
+    flush(&first);
+    let (second, _) = tracker_with(TrackerConfig {
+        name: "second".into(),
+        ..config(&fx, None)
+    });
+    screen(&first, "while_locked");
+    assert!(
+        eventually(std::time::Duration::from_secs(10), || seen
+            .errors()
+            .iter()
+            .any(|e| e.contains("kept in memory"))),
+        "{:?}",
+        seen.errors()
+    );
+    second
+        .set_config("encryptionKey".into(), KEY.into(), None)
+        .unwrap();
+    flush(&second);
+    screen(&first, "after");
+    flush(&first);
+    let stored: Vec<String> = first
+        .offline()
+        .get()
+        .unwrap()
+        .iter()
+        .filter_map(|hit| {
+            hit.url
+                .split('&')
+                .find_map(|p| p.strip_prefix("p=").map(str::to_owned))
+        })
+        .collect();
+    assert_eq!(stored, ["before", "while_locked", "after"]);
+    assert!(
+        !seen.errors().iter().any(|e| e.contains("lost")),
+        "{:?}",
+        seen.errors()
+    );
+}

@@ -73,6 +73,59 @@ fn overlapping_requests_share_one_pass_and_one_attempt() {
     assert_eq!(attempts, [1; 5]);
 }
 
+/// A pass that has read to the end of the store, with a send still out,
+/// reads on when a request joins it: the hit stored just before the
+/// request goes out in that pass.
+#[test]
+fn a_request_joining_a_pass_at_the_end_of_the_store_sees_the_hits_stored_since() {
+    let fx = Fixture::new();
+    let (tracker, _) = tracker_with(TrackerConfig {
+        dispatch_concurrency: 2,
+        ..fx.config(OfflineModeKey::Always)
+    });
+    screen(&tracker, "first");
+    flush(&tracker);
+    fx.collector
+        .set_mode(Mode::Delay(Duration::from_millis(300)));
+    // One stored hit, two sends allowed: the pass is at the end of the
+    // store while "first" is out.
+    tracker.offline().dispatch(false);
+    assert!(fx.collector.wait_for_requests(1, T));
+    screen(&tracker, "second");
+    let report = dispatch(&tracker);
+    assert_eq!((report.sent, report.remaining), (2, 0), "{report:?}");
+    assert_eq!(pages(&fx.collector.delivered()), ["first", "second"]);
+}
+
+/// In `required` mode a hit tracked during a pass waits to go out live; a
+/// request made after it waits for the next pass, which must see that hit:
+/// stored behind the hits the collector refused, and attempted once.
+#[test]
+fn the_pass_a_request_waits_for_sees_the_live_hit_tracked_before_it() {
+    let fx = Fixture::new();
+    let (tracker, _) = stored(&fx, 300);
+    tracker.set_offline_mode(OfflineModeKey::Required, None);
+    flush(&tracker);
+    fx.collector.set_mode(Mode::Status {
+        code: 500,
+        retry_after: None,
+    });
+    tracker.offline().dispatch(false);
+    assert!(fx.collector.wait_for_requests(1, T));
+    screen(&tracker, "late");
+    let report = dispatch(&tracker);
+    assert_eq!(report.remaining, 301, "{report:?}");
+    let late: Vec<i32> = tracker
+        .offline()
+        .get()
+        .unwrap()
+        .iter()
+        .filter(|hit| hit.url.contains("p=late"))
+        .map(|hit| hit.retry_count)
+        .collect();
+    assert_eq!(late, [1], "stored, and attempted by the request's pass");
+}
+
 /// A deadline cuts a pass short; the report still says what went out, and
 /// it is given after the deletes are synced.
 #[test]
@@ -383,6 +436,88 @@ fn unreadable_journal_entries_are_kept_until_their_key_is_back() {
     assert_eq!(journal_len(), 0);
     assert_eq!(dispatch(&tracker).sent, 1);
     assert_eq!(pages(&fx.collector.delivered()), ["journaled"]);
+}
+
+/// A key given while a `required`-mode hit is out (journaled) opens the
+/// journal again: the hit still going out is not stored from it as well,
+/// so when its send is lost it is stored once and the count stays true.
+#[test]
+fn a_key_given_while_a_live_hit_is_out_does_not_store_it_twice() {
+    const KEY: &str = "8f3a1c0d2e4b6a7988776655443322110f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Required);
+    fx.collector.set_mode(Mode::Hang);
+    screen(&tracker, "out");
+    assert!(fx.collector.wait_for_requests(1, T));
+    let (heard, applied) = std::sync::mpsc::channel();
+    tracker
+        .set_config(
+            "encryptionKey".into(),
+            KEY.into(),
+            Some(Arc::new(Heard(heard))),
+        )
+        .unwrap();
+    assert_eq!(applied.recv_timeout(T), Ok(true));
+    // The hanging send ends without an answer: the hit is stored.
+    fx.collector.set_mode(Mode::Reset);
+    flush(&tracker);
+    assert_eq!(tracker.offline().get().unwrap().len(), 1);
+    assert_eq!(tracker.offline().count(), 1, "the count is the hits stored");
+    close(tracker);
+    released(std::path::Path::new(&fx.db_path()));
+    let (tracker, _) = tracker_with(TrackerConfig {
+        encryption_key: Some(EncryptionKey::from(KEY)),
+        ..fx.config(OfflineModeKey::Required)
+    });
+    assert_eq!(tracker.offline().count(), 1, "and stays so after a restart");
+}
+
+/// Hits stored in the same round as a change of key are written under the
+/// key they were stored with, not lost to the new one (here a wrong key,
+/// which locks the store); the right key opens them all.
+#[test]
+fn hits_stored_as_the_key_changes_are_kept() {
+    const KEY: &str = "8f3a1c0d2e4b6a7988776655443322110f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    const WRONG: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+    let fx = Fixture::new();
+    let (tracker, seen) = tracker_with(TrackerConfig {
+        encryption_key: Some(EncryptionKey::from(KEY)),
+        ..fx.config(OfflineModeKey::Always)
+    });
+    // Sent back to back, the last hits and the change share the worker's
+    // round.
+    for name in names("h", 200) {
+        screen(&tracker, &name);
+    }
+    let (heard, applied) = std::sync::mpsc::channel();
+    tracker
+        .set_config(
+            "encryptionKey".into(),
+            WRONG.into(),
+            Some(Arc::new(Heard(heard))),
+        )
+        .unwrap();
+    // The right key comes back in a later round.
+    assert_eq!(applied.recv_timeout(T), Ok(true));
+    tracker
+        .set_config("encryptionKey".into(), KEY.into(), None)
+        .unwrap();
+    flush(&tracker);
+    assert_eq!(tracker.offline().count(), 200, "{:?}", seen.errors());
+    assert!(
+        !seen.errors().iter().any(|e| e.contains("could not be")),
+        "{:?}",
+        seen.errors()
+    );
+}
+
+/// A completion handler that passes on what it heard.
+struct Heard(std::sync::mpsc::Sender<bool>);
+
+impl SetConfigCallback for Heard {
+    fn on_set(&self, is_set: bool) {
+        let _ = self.0.send(is_set);
+    }
 }
 
 // ---- smaller ones ----

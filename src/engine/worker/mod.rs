@@ -13,7 +13,7 @@
 mod live;
 mod pass;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -80,10 +80,12 @@ pub struct Worker {
     /// Commands taken and not yet handled (kept across a panic).
     pending: VecDeque<Command>,
     changes: Changes,
-    /// Hits stored this round: `save_did_end` after the sync.
-    /// Hits stored this round, with the URL `save_did_end` will carry if
-    /// anyone listens (not built otherwise).
+    /// Hits stored this round, with the URL `save_did_end` will carry
+    /// after the sync if anyone listens (not built otherwise).
     saved: Vec<(Key, Option<String>)>,
+    /// A batch that could not be written since the last sync: the sync's
+    /// `flush` callers hear of it, not of a success.
+    write_failure: Option<TrackerError>,
     /// Written, and must be durable before the round ends.
     must_sync: bool,
     /// Written, not yet synced (deletes during a pass).
@@ -147,6 +149,7 @@ impl Worker {
             pending: VecDeque::new(),
             changes: Changes::default(),
             saved: Vec::new(),
+            write_failure: None,
             must_sync: false,
             dirty: false,
             last_sync: Instant::now(),
@@ -311,7 +314,15 @@ impl Worker {
         if self.database.meta().opted_out() {
             return;
         }
-        let locked = matches!(self.key_state, KeyState::Locked(_));
+        // The key is the database's: another tracker on it can lock it too.
+        let locked =
+            matches!(self.key_state, KeyState::Locked(_)) || !self.store.codec().can_write();
+        if !locked && !self.held.is_empty() {
+            // Opened again since (by another tracker's key): older hits first.
+            for older in std::mem::take(&mut self.held) {
+                self.track(older);
+            }
+        }
         let needs_store = self.config.mode() != OfflineModeKey::Never;
         if locked && (needs_store || self.idclient().is_none()) {
             self.hold(held);
@@ -423,9 +434,13 @@ impl Worker {
             );
             return;
         }
-        if self.held.is_empty()
-            && let KeyState::Locked(why) = &self.key_state
-        {
+        if self.held.is_empty() {
+            let why = match &self.key_state {
+                KeyState::Locked(why) => why.as_str(),
+                _ => {
+                    "another tracker on this database locked it (its encryptionKey is missing or wrong)"
+                }
+            };
             self.link.events.error(format!(
                 "hits are kept in memory until the store can be opened: {why}"
             ));
@@ -563,8 +578,12 @@ impl Worker {
 
     /// Hits left in the journal by a process that stopped mid-send become
     /// stored hits (at most a duplicate, never a loss). Entries that cannot
-    /// be read stay until the right key is back or the age limit.
+    /// be read stay until the right key is back or the age limit. Run again
+    /// when a key opens the store, it leaves alone the entries of this
+    /// worker's own live hits, which are still going out.
     fn recover_journal(&mut self) {
+        // The store as this round left it: what it stores, what it unjournals.
+        self.apply_changes();
         let entries = match self.store.journal() {
             Ok(entries) => entries,
             Err(e) => {
@@ -578,7 +597,17 @@ impl Worker {
         let olt = now_ms() as f64 / 1000.0;
         let mut recovered = 0;
         let mut unreadable = 0;
+        let live: HashSet<Key> = self
+            .live
+            .hits
+            .iter()
+            .filter(|hit| hit.journaled)
+            .flat_map(|hit| hit.parts.iter().map(|part| part.key))
+            .collect();
         for (key, record) in entries {
+            if live.contains(&key) {
+                continue;
+            }
             match record {
                 Ok(record) if writable => {
                     if !matches!(self.store.contains(&key), Ok(true)) {
@@ -635,6 +664,8 @@ impl Worker {
     /// Applies the tracker's key to the database; hits held while it was
     /// locked go on when it opens.
     fn apply_key(&mut self) {
+        // What this round stored is written with the key it was stored under.
+        self.apply_changes();
         let result = match &self.config.encryption_key {
             None => self
                 .database
@@ -927,6 +958,13 @@ impl Worker {
         self.must_sync |= self.dirty;
         let requests = std::mem::take(&mut self.next_pass);
         if !requests.is_empty() {
+            // Live hits that waited behind this pass (`required` mode) are
+            // settled first, stored behind what is left or sent, so that the
+            // pass the requests wait for sees them.
+            for hit in &mut self.live.hits {
+                hit.waited_for_pass = true;
+            }
+            self.decide_live();
             self.start_pass(requests);
         }
     }
@@ -1175,6 +1213,9 @@ impl Worker {
                     lost.len()
                 ));
             }
+            self.write_failure = Some(e);
+            // So that waiting `flush` callers are answered by a sync round.
+            self.dirty = true;
         }
     }
 
@@ -1187,23 +1228,17 @@ impl Worker {
         let flush_due = !self.flush_waiters.is_empty() && (self.dirty || self.must_sync);
         let commit_due = self.dirty && self.last_sync.elapsed() >= policy::COMMIT_EVERY;
         let mut result = Ok(());
+        let saved = std::mem::take(&mut self.saved);
         // A pass's deletes wait here for the next sync: sled writes its log
         // twice for every batch, so one batch per sync, not per answer.
         if self.must_sync || flush_due || commit_due || !self.replies.is_empty() && self.dirty {
             self.apply_changes();
-            result = self.database.sync();
+            let synced = self.database.sync();
             self.last_sync = Instant::now();
             self.must_sync = false;
-            self.dirty = false;
-        }
-        let saved = std::mem::take(&mut self.saved);
-        match &result {
-            Ok(()) => {
-                for url in saved.into_iter().filter_map(|(_, url)| url) {
-                    self.emit(Event::SaveDidEnd { url });
-                }
-            }
-            Err(e) => {
+            // A failed sync is tried again at the next round.
+            self.dirty = synced.is_err();
+            if let Err(e) = &synced {
                 let what = match saved.len() {
                     0 => String::new(),
                     n => format!(" ({n} hit(s) not saved)"),
@@ -1211,8 +1246,17 @@ impl Worker {
                 self.link
                     .events
                     .error(format!("the sync to disk failed{what}: {e}"));
-                // Try again at the next round.
-                self.dirty = true;
+            }
+            // A batch that was not written fails the sync's `flush` callers
+            // (apply_changes has said what it lost).
+            result = match self.write_failure.take() {
+                Some(failure) => Err(failure),
+                None => synced,
+            };
+        }
+        if result.is_ok() {
+            for url in saved.into_iter().filter_map(|(_, url)| url) {
+                self.emit(Event::SaveDidEnd { url });
             }
         }
         for (reply, report) in self.replies.drain(..) {
@@ -1295,6 +1339,14 @@ impl Worker {
                 _ => self.store_hit(hit),
             }
         }
+        if !self.held.is_empty() {
+            self.link.events.error(format!(
+                "{} hit(s) kept in memory are lost: the tracker closed while the store \
+                 was locked (encryption key missing or wrong)",
+                self.held.len()
+            ));
+            self.held.clear();
+        }
         self.apply_changes();
         self.must_sync = true;
         self.sync_round();
@@ -1363,6 +1415,9 @@ impl Worker {
 }
 
 fn join(pass: &mut Pass, request: DispatchRequest) {
+    // A pass that reached the end of the store reads on past its cursor:
+    // hits stored since (newer keys) are the joining request's too.
+    pass.exhausted = false;
     if !request.automatic {
         pass.automatic = false;
         pass.requests.push(request.number);
