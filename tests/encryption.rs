@@ -299,3 +299,47 @@ fn hits_of_a_tracker_whose_database_another_tracker_locked_are_kept() {
         seen.errors()
     );
 }
+
+/// Turning encryption on rewrites every tracker's records while the other
+/// trackers keep writing: none of their batches lands in clear (it would be
+/// refused in an encrypted store), and none is lost or counted twice.
+#[test]
+fn a_key_given_while_another_tracker_writes_leaves_nothing_in_clear() {
+    let fx = Fixture::new();
+    let (first, seen) = tracker_with(TrackerConfig {
+        name: "first".into(),
+        ..config(&fx, None)
+    });
+    for name in names("before", 2000) {
+        screen(&first, &name);
+    }
+    flush(&first);
+    let writer = {
+        let first = first.clone();
+        std::thread::spawn(move || {
+            for name in names("during", 2000) {
+                screen(&first, &name);
+                if name.ends_with('0') {
+                    let _ = wait(first.flush());
+                }
+            }
+        })
+    };
+    let (second, _) = tracker_with(TrackerConfig {
+        name: "second".into(),
+        ..config(&fx, Some(KEY))
+    });
+    writer.join().unwrap();
+    first
+        .set_config("encryptionKey".into(), KEY.into(), None)
+        .unwrap();
+    flush(&first);
+    flush(&second);
+    let readable = first.offline().get().unwrap().len() as i64;
+    assert_eq!(
+        (readable, first.offline().count()),
+        (4000, 4000),
+        "{:?}",
+        seen.errors()
+    );
+}

@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use std::sync::Arc;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
@@ -52,6 +53,81 @@ fn opting_out_stops_everything_and_lasts_until_opted_in() {
     screen(&tracker, "counted");
     flush(&tracker);
     assert_eq!(pages(&fx.collector.delivered()), ["counted"]);
+}
+
+/// Through `setConfig`, the completion handler hears `true` on HitKit's
+/// thread once the choice is in effect (what was stored already deleted).
+/// A tracker that cannot take the choice (its worker stopped) says so and
+/// changes nothing for the other trackers of its database.
+#[test]
+fn an_opt_out_is_heard_once_in_effect_and_a_refused_one_changes_nothing() {
+    struct Heard(std::sync::mpsc::Sender<(bool, String)>);
+    impl SetConfigCallback for Heard {
+        fn on_set(&self, is_set: bool) {
+            let thread = std::thread::current().name().unwrap_or("").to_owned();
+            let _ = self.0.send((is_set, thread));
+        }
+    }
+    let fx = Fixture::new();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    screen(&tracker, "stored");
+    flush(&tracker);
+    let (heard, answers) = std::sync::mpsc::channel();
+    let count_at_answer = {
+        let tracker = tracker.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        struct Counting(
+            std::sync::mpsc::Sender<(bool, String)>,
+            Arc<Tracker>,
+            std::sync::mpsc::Sender<i64>,
+        );
+        impl SetConfigCallback for Counting {
+            fn on_set(&self, is_set: bool) {
+                let _ = self.2.send(self.1.offline().count());
+                let thread = std::thread::current().name().unwrap_or("").to_owned();
+                let _ = self.0.send((is_set, thread));
+            }
+        }
+        tracker
+            .set_config(
+                "optOut".into(),
+                "true".into(),
+                Some(Arc::new(Counting(heard.clone(), tracker.clone(), tx))),
+            )
+            .unwrap();
+        rx
+    };
+    assert_eq!(answers.recv_timeout(T), Ok((true, "hitkit".to_owned())));
+    assert_eq!(
+        count_at_answer.recv_timeout(T),
+        Ok(0),
+        "deleted before `true`"
+    );
+    tracker
+        .set_config(
+            "optOut".into(),
+            "false".into(),
+            Some(Arc::new(Heard(heard.clone()))),
+        )
+        .unwrap();
+    assert_eq!(answers.recv_timeout(T), Ok((true, "hitkit".to_owned())));
+
+    let (sibling, _) = tracker_with(TrackerConfig {
+        name: "sibling".into(),
+        ..fx.config(OfflineModeKey::Always)
+    });
+    for _ in 0..5 {
+        tracker.engine().inject_panic().unwrap();
+    }
+    assert!(eventually(T, || tracker
+        .send_screen("probe".into(), vec![])
+        .is_err()));
+    assert!(tracker.set_opt_out(true).is_err());
+    assert!(!sibling.is_opted_out(), "a refused opt-out changes nothing");
+    let refused = tracker.set_config("optOut".into(), "true".into(), Some(Arc::new(Heard(heard))));
+    assert!(refused.is_err());
+    assert_eq!(answers.recv_timeout(T).map(|(set, _)| set), Ok(false));
+    assert!(!sibling.is_opted_out());
 }
 
 /// Forget me: every tracker's hits and journal, the visitor id and the

@@ -157,11 +157,21 @@ fn a_transport_that_misbehaves_is_a_loss_of_connection() {
             completion.response(200, None);
         }
     }
-    let transports: [(&str, Arc<dyn HttpTransport>); 4] = [
+    /// `HttpURLConnection.getResponseCode()` is -1 for what is not HTTP.
+    struct NotHttp(i32);
+    impl HttpTransport for NotHttp {
+        fn get(&self, _: String, _: i64, completion: Arc<HttpCompletion>) {
+            completion.response(self.0, None);
+        }
+    }
+    let transports: [(&str, Arc<dyn HttpTransport>); 7] = [
         ("silent", Arc::new(Silent(Mutex::new(Vec::new())))),
         ("dropping", Arc::new(Dropping)),
         ("panicking", Arc::new(Panicking)),
         ("answering twice", Arc::new(Twice)),
+        ("answering -1", Arc::new(NotHttp(-1))),
+        ("answering 0", Arc::new(NotHttp(0))),
+        ("answering 1000", Arc::new(NotHttp(1000))),
     ];
     for (name, transport) in transports {
         let fx = Fixture::new();

@@ -32,6 +32,7 @@ pub struct HttpCompletion {
 #[uniffi::export]
 impl HttpCompletion {
     /// A complete response: its status, and its `Retry-After` header if any.
+    /// A status outside 100–599 (Android's -1) counts as no response.
     pub fn response(&self, status: i32, retry_after: Option<String>) {
         let code = u16::try_from(status).unwrap_or(0);
         self.answer(Response::Status { code, retry_after });

@@ -52,7 +52,12 @@ pub enum Command {
     },
     /// The app deleted stored hits: make that durable soon.
     StoreChanged,
-    OptOut(bool),
+    /// The user's choice; `done` hears `true` once it is saved (and what
+    /// was stored deleted), `false` if it could not be saved.
+    OptOut {
+        opted_out: bool,
+        done: Option<Completion>,
+    },
     EraseAll(oneshot::Sender<Result<()>>),
     /// Panics inside the worker: for tests of how a panic is contained.
     Panic,

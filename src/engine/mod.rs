@@ -155,12 +155,15 @@ impl Engine {
     /// uses it, `false` (before the error returns) if it is refused.
     pub fn set_config(&self, key: &str, value: &str, done: Option<Completion>) -> Result<()> {
         if key == config::OPT_OUT_KEY {
-            let answer = config::parse_bool(key, value).and_then(|opted| self.set_opted_out(opted));
-            if let Some(done) = done {
-                let ok = answer.is_ok();
-                events::call_back(|| done(ok));
-            }
-            return answer;
+            return match config::parse_bool(key, value) {
+                Ok(opted_out) => self.opt_out(opted_out, done),
+                Err(e) => {
+                    if let Some(done) = done {
+                        events::call_back(|| done(false));
+                    }
+                    Err(e)
+                }
+            };
         }
         self.reconfigure(|config| config.set(key, value), done)
     }
@@ -338,8 +341,27 @@ impl Engine {
     /// Opted out, the tracker builds, stores and sends nothing, and what is
     /// stored is deleted; it lasts across restarts until opted in again.
     pub fn set_opted_out(&self, opted_out: bool) -> Result<()> {
-        self.database.meta().note_opted_out(opted_out);
-        self.send(Command::OptOut(opted_out))
+        self.opt_out(opted_out, None)
+    }
+
+    /// In effect for this thread's next call at once; saved by the worker,
+    /// which then calls `done`. A tracker that cannot take it changes
+    /// nothing (the choice is the database's, shared by its trackers).
+    fn opt_out(&self, opted_out: bool, done: Option<Completion>) -> Result<()> {
+        let meta = self.database.meta();
+        let before = meta.opted_out();
+        meta.note_opted_out(opted_out);
+        self.push(Command::OptOut { opted_out, done })
+            .map_err(|(error, command)| {
+                meta.note_opted_out(before);
+                if let Command::OptOut {
+                    done: Some(done), ..
+                } = command
+                {
+                    events::call_back(|| done(false));
+                }
+                error
+            })
     }
 
     pub fn is_opted_out(&self) -> bool {

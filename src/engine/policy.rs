@@ -37,6 +37,11 @@ pub enum Outcome {
 pub fn outcome(response: Response, now: SystemTime) -> Outcome {
     match response {
         Response::Status { code, .. } if (200..300).contains(&code) => Outcome::Delivered,
+        // Not an HTTP status (a host stack's -1 for a response it could not
+        // read): no complete response, so no attempt.
+        Response::Status { code, .. } if !(100..=599).contains(&code) => {
+            Outcome::Lost(format!("no valid HTTP status ({code})"))
+        }
         Response::Status { code, retry_after } => Outcome::Refused {
             why: format!("answered HTTP {code}"),
             pace: paced_by(code)
@@ -122,7 +127,12 @@ fn http_date(value: &str) -> Option<SystemTime> {
         "Dec" => 12,
         _ => return None,
     };
+    // Four digits, as servers send: a year of any size would overflow the
+    // arithmetic below (the value comes from the network).
     let year: i64 = parts.next()?.parse().ok()?;
+    if !(1970..=9999).contains(&year) {
+        return None;
+    }
     let mut clock = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, s) = (clock.next()??, clock.next()??, clock.next()??);
     if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
@@ -130,7 +140,7 @@ fn http_date(value: &str) -> Option<SystemTime> {
     }
     let days = days_from_civil(year, month, day as i64);
     let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -321,6 +331,11 @@ mod tests {
             "soon",
             "",
             "3601",
+            "99999999999999999999999",
+            "Sun, 06 Nov 400000000000 08:49:37 GMT",
+            "Sun, 06 Nov 9223372036854775807 08:49:37 GMT",
+            "Sun, 06 Nov -9223372036854775808 08:49:37 GMT",
+            "Sun, 06 Nov 0 08:49:37 GMT",
             "Sun, 06 Nov 1994 08:49:36 GMT",
             "1.5",
         ] {

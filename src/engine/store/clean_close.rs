@@ -83,16 +83,39 @@ pub fn fingerprint(sled_dir: &Path) -> BTreeMap<String, (u64, u128)> {
 }
 
 /// Copies a directory tree (the suspect database, before sled opens it).
+/// sled makes only files and directories: anything else (a symlink planted
+/// in a tampered store, say to `/dev/zero`) is not followed.
 pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
             copy_dir(&entry.path(), &target)?;
-        } else {
+        } else if kind.is_file() {
             std::fs::copy(entry.path(), target)?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_takes_files_and_directories_and_follows_no_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("store");
+        std::fs::create_dir_all(from.join("blobs")).unwrap();
+        std::fs::write(from.join("db"), b"log").unwrap();
+        std::fs::write(from.join("blobs").join("1"), b"blob").unwrap();
+        std::os::unix::fs::symlink("/dev/zero", from.join("planted")).unwrap();
+        let to = dir.path().join("copy");
+        copy_dir(&from, &to).unwrap();
+        assert_eq!(std::fs::read(to.join("db")).unwrap(), b"log");
+        assert_eq!(std::fs::read(to.join("blobs").join("1")).unwrap(), b"blob");
+        assert!(std::fs::symlink_metadata(to.join("planted")).is_err());
+    }
 }

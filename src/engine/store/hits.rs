@@ -290,6 +290,7 @@ impl HitStore {
         if changes.is_empty() {
             return Ok(Applied::default());
         }
+        let _steady = self.keyring.steady();
         let codec = self.codec();
         let mut batch = sled::Batch::default();
         for (key, record) in &changes.journal_inserts {
@@ -500,6 +501,7 @@ impl HitStore {
 
     /// Writes bytes under a hit's key as they are (tests of damage).
     pub fn put_raw(&self, key: &Key, bytes: &[u8]) -> Result<()> {
+        let _steady = self.keyring.steady();
         let _writer = lock(&self.writer);
         let mut newest = lock(&self.newest);
         let tally = Tally {
@@ -539,6 +541,7 @@ impl HitStore {
 
     /// Deletes every hit and journal entry (forget the user).
     pub fn erase(&self) -> Result<u64> {
+        let _steady = self.keyring.steady();
         let _writer = lock(&self.writer);
         let mut batch = sled::Batch::default();
         for key in self.tree.iter().keys() {

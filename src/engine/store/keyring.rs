@@ -7,10 +7,9 @@
 //! in clear are refused. Turning encryption off removes the marker first,
 //! then opens every record.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use super::super::error::{Result, TrackerError};
-use super::super::lock;
 use super::super::secret::EncryptionKey;
 use super::meta::{KeyCheck, Meta};
 use super::record::{Codec, Place, Sealer};
@@ -19,8 +18,11 @@ use super::record::{Codec, Place, Sealer};
 #[derive(Default)]
 pub struct Keyring {
     codec: RwLock<Arc<Codec>>,
-    /// Held while the key changes (records are rewritten meanwhile).
-    changing: Mutex<()>,
+    /// Shared by every batch a hit store writes, from taking the codec to
+    /// the write; a key change holds it alone while it rewrites the records
+    /// and swaps the codec. So no batch is sealed with a codec the change has
+    /// left behind, and none removes a hit the rewrite then puts back.
+    steady: RwLock<()>,
 }
 
 /// Where a tracker's key left the store.
@@ -39,6 +41,11 @@ impl Keyring {
         self.codec.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Taken by a hit store for each batch it writes (see `steady`).
+    pub fn steady(&self) -> RwLockReadGuard<'_, ()> {
+        self.steady.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn set(&self, codec: Codec) {
         *self.codec.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(codec);
     }
@@ -52,7 +59,7 @@ impl Keyring {
         meta: &Meta,
         db: &sled::Db,
     ) -> Result<KeyState> {
-        let _changing = lock(&self.changing);
+        let _switching = self.steady.write().unwrap_or_else(|p| p.into_inner());
         let sealer = key.map(Sealer::new).transpose()?.map(Arc::new);
         match (meta.check_key(sealer.as_deref())?, sealer) {
             (KeyCheck::NoMarker, None) => {
@@ -84,7 +91,7 @@ impl Keyring {
 
     /// Turns encryption off: needs the store unlocked.
     pub fn turn_off(&self, meta: &Meta, db: &sled::Db) -> Result<()> {
-        let _changing = lock(&self.changing);
+        let _switching = self.steady.write().unwrap_or_else(|p| p.into_inner());
         let current = self.codec();
         let Some(sealer) = current.sealer().cloned() else {
             return match meta.check_key(None)? {

@@ -118,7 +118,14 @@ impl Database {
         let sled_dir = path.join("store");
         if rebuild::pays(&opened.db, &sled_dir) {
             let mut notices = opened.notices;
-            rebuild::run(&path, opened.db)?;
+            if let Err(e) = rebuild::run(&path, opened.db) {
+                // Most likely a disk too full for the copy: the files as
+                // they are still work, and the next open tries again.
+                rebuild::finish_interrupted(&path)?;
+                notices.push(Notice::Warning(format!(
+                    "the store's files could not be compacted ({e}): used as they are"
+                )));
+            }
             let again = opening::open_checked(&path, CACHE_BYTES)?;
             notices.extend(again.notices);
             return Self::finish_open(open, path, again.db, notices, lock_file);

@@ -215,9 +215,11 @@ fn is_busy(error: &std::io::Error) -> bool {
         || error.to_string().starts_with("could not acquire lock")
 }
 
+/// The system's state, not the files': the store is left where it is.
 fn says_nothing_about_the_files(error: &std::io::Error) -> bool {
     use std::io::ErrorKind as K;
-    const TOO_MANY_OPEN_FILES: i32 = 24; // EMFILE, on Linux, Android and Darwin alike
+    // EMFILE and ENFILE, on Linux, Android and Darwin alike.
+    const TOO_MANY_OPEN_FILES: [i32; 2] = [24, 23];
     matches!(
         error.kind(),
         K::PermissionDenied
@@ -225,7 +227,12 @@ fn says_nothing_about_the_files(error: &std::io::Error) -> bool {
             | K::StorageFull
             | K::ReadOnlyFilesystem
             | K::QuotaExceeded
-    ) || error.raw_os_error() == Some(TOO_MANY_OPEN_FILES)
+            | K::ResourceBusy
+            | K::Interrupted
+            | K::OutOfMemory
+    ) || error
+        .raw_os_error()
+        .is_some_and(|code| TOO_MANY_OPEN_FILES.contains(&code))
 }
 
 /// `{path}.corrupt-{ms}`, made unique if that name is taken.

@@ -301,7 +301,12 @@ impl Worker {
             }
             Command::Sent { token, response } => self.settle(token, response),
             Command::StoreChanged => self.dirty = true,
-            Command::OptOut(opted_out) => self.opt_out(opted_out),
+            Command::OptOut { opted_out, done } => {
+                let saved = self.opt_out(opted_out);
+                if let Some(done) = done {
+                    call_back(|| done(saved));
+                }
+            }
             Command::EraseAll(reply) => {
                 let result = self.erase_all();
                 let _ = reply.send(result);
@@ -719,12 +724,13 @@ impl Worker {
 
     // ---- opting out, forgetting ----
 
-    fn opt_out(&mut self, opted_out: bool) {
+    /// Whether the choice was saved.
+    fn opt_out(&mut self, opted_out: bool) -> bool {
         if let Err(e) = self.database.meta().set_opted_out(opted_out) {
             self.link
                 .events
                 .error(format!("the opt-out could not be saved: {e}"));
-            return;
+            return false;
         }
         self.must_sync = true;
         if opted_out {
@@ -735,6 +741,7 @@ impl Worker {
                     .error(format!("stored hits could not be deleted: {e}"));
             }
         }
+        true
     }
 
     fn erase_all(&mut self) -> Result<()> {
@@ -815,6 +822,15 @@ impl Worker {
         let Some(pass) = &mut self.pass else { return };
         let concurrency = self.config.dispatch_concurrency.max(1) as usize;
         let now = Instant::now();
+        // A live hit out while the pass runs (`required` mode) is stored if
+        // its send is lost: the pass sends nothing newer before it settles,
+        // so stored hits still go out in the order they were made.
+        let live_out = self
+            .live
+            .in_flight
+            .and_then(|_| self.live.hits.front())
+            .and_then(|head| head.parts.front())
+            .map(|part| part.key);
         while pass.stop.is_none() && !pass.exhausted && pass.in_flight < concurrency {
             if !self.link.network_available.load(Ordering::SeqCst) {
                 pass.stop = Some(Stop::Offline);
@@ -836,6 +852,7 @@ impl Worker {
                 },
             };
             match self.store.next_after(pass.cursor.as_ref()) {
+                Ok(Some(hit)) if live_out.is_some_and(|live| hit.key > live) => break,
                 Ok(Some(hit)) => {
                     pass.cursor = Some(hit.key);
                     pass.in_flight += 1;
@@ -1383,6 +1400,13 @@ impl Worker {
         }
         self.in_flight
             .retain(|_, f| !matches!(f.request, Request::Pass { .. }));
+        // A live send whose answer was being settled when the panic struck
+        // is sent again (at most a duplicate), not waited for forever.
+        if let Some(token) = self.live.in_flight
+            && !self.in_flight.contains_key(&token)
+        {
+            self.live.in_flight = None;
+        }
         true
     }
 
