@@ -343,3 +343,37 @@ fn a_key_given_while_another_tracker_writes_leaves_nothing_in_clear() {
         seen.errors()
     );
 }
+
+/// A kill while encryption was being turned off can leave the key marker
+/// gone and the visitor id still sealed. Started again without the key,
+/// the tracker makes a new visitor id and goes on, instead of keeping every
+/// hit in memory for a key that will not come.
+#[test]
+fn a_sealed_visitor_id_left_in_a_store_in_clear_is_replaced() {
+    let fx = Fixture::new();
+    let (tracker, _) = tracker_with(config(&fx, Some(KEY)));
+    screen(&tracker, "sealed");
+    flush(&tracker);
+    close(tracker);
+    let db = std::path::PathBuf::from(fx.db_path());
+    released(&db);
+    {
+        // The state a kill right after the marker's removal leaves.
+        use hitkit::internal::store::Database;
+        let (database, _) = Database::open(&db).unwrap();
+        database.use_key(Some(&EncryptionKey::from(KEY))).unwrap();
+        database.meta().remove_marker().unwrap();
+        database.sync().unwrap();
+    }
+    released(&db);
+    let (tracker, seen) = tracker_with(config(&fx, None));
+    screen(&tracker, "clear");
+    flush(&tracker);
+    assert!(
+        !seen.errors().iter().any(|e| e.contains("kept in memory")),
+        "{:?}",
+        seen.errors()
+    );
+    assert_eq!(dispatch(&tracker).sent, 1);
+    assert_eq!(pages(&fx.collector.delivered()), ["clear"]);
+}

@@ -321,7 +321,14 @@ fn a_flapping_network_never_burns_an_attempt() {
 #[test]
 fn a_flapping_network_in_required_mode_delivers_everything_once() {
     let fx = Fixture::new();
-    let (tracker, seen) = tracker_with(quick(&fx, OfflineModeKey::Required));
+    // The collector always answers (after 1 ms): only the app's network flag
+    // flaps. A timeout as short as `quick`'s would, on a loaded machine, turn
+    // a slow answer into a loss and a second delivery, which is not what
+    // this test is about.
+    let (tracker, seen) = tracker_with(TrackerConfig {
+        request_timeout_ms: 5_000,
+        ..fx.config(OfflineModeKey::Required)
+    });
     fx.collector.set_mode(Mode::Delay(Duration::from_millis(1)));
     let flapper = Flapper::start(tracker.clone(), Duration::from_millis(3));
     let all = names("f", 300);

@@ -298,7 +298,7 @@ fn tampered_counts_lose_nothing() {
         use hitkit::internal::store::Database;
         let (database, _) = Database::open(&db).unwrap();
         let (store, _) = database.hit_store("default").unwrap();
-        store.put_raw_tally(u64::MAX / 2).unwrap();
+        store.put_raw_tally(u64::MAX / 2, None).unwrap();
         database.sync().unwrap();
     }
     released(&db);
@@ -310,8 +310,27 @@ fn tampered_counts_lose_nothing() {
         "{:?}",
         seen.errors()
     );
-    assert_eq!(dispatch(&tracker).sent, 4);
-    assert_eq!(pages(&fx.collector.delivered()), names("t", 4));
+    close(tracker);
+    released(&db);
+
+    // The tally's newest key, set past every possible hit key: new hits
+    // would be keyed out of the hits' range, counted and never sent.
+    {
+        use hitkit::internal::store::Database;
+        let (database, _) = Database::open(&db).unwrap();
+        let (store, _) = database.hit_store("default").unwrap();
+        store.put_raw_tally(4, Some([0xFF; 16])).unwrap();
+        database.sync().unwrap();
+    }
+    released(&db);
+    std::fs::remove_file(db.join("hitkit.closed")).ok();
+    let (tracker, _) = fx.tracker(OfflineModeKey::Always);
+    screen(&tracker, "t4");
+    flush(&tracker);
+    assert_eq!(tracker.offline().count(), 5);
+    assert_eq!(tracker.offline().get().unwrap().len(), 5);
+    assert_eq!(dispatch(&tracker).sent, 5);
+    assert_eq!(pages(&fx.collector.delivered()), names("t", 5));
 }
 
 /// Damaged copies kept aside expire with the age limit, like hits.

@@ -205,7 +205,9 @@ impl HitStore {
             .and_then(|v| Tally::decode(&v));
         let mut notice = None;
         let tally = match saved {
-            Some((count, Some(newest))) if count <= max_plausible => Tally { count, newest },
+            Some((count, Some(newest))) if count <= max_plausible && plausible_newest(&newest) => {
+                Tally { count, newest }
+            }
             other => {
                 let walked = recount(&tree)?;
                 if let Some((bad, _)) = other.filter(|(count, _)| *count > max_plausible) {
@@ -519,11 +521,12 @@ impl HitStore {
         Ok(())
     }
 
-    /// Writes a tally with this count as it is (tests of tampering).
-    pub fn put_raw_tally(&self, count: u64) -> Result<()> {
+    /// Writes a tally as it is (tests of tampering): this count, and this
+    /// newest key or the true one.
+    pub fn put_raw_tally(&self, count: u64, newest: Option<Key>) -> Result<()> {
         let tally = Tally {
             count,
-            newest: *lock(&self.newest),
+            newest: newest.unwrap_or(*lock(&self.newest)),
         };
         self.tree
             .insert(TALLY_KEY, &tally.encode())
@@ -595,6 +598,15 @@ pub fn apply_in_batches(
 
 /// Counts the hits and finds the newest key by walking the tree, and keeps
 /// that tally.
+/// New keys follow the saved newest one, so one from far in the future (a
+/// tampered or damaged tally) would push every new hit there, or past the
+/// hits' key range: not trusted, the keys are walked instead. A clock set
+/// ahead for a while stays well within the margin.
+fn plausible_newest(newest: &Key) -> bool {
+    const MARGIN_MS: u64 = 10 * 366 * 86_400_000;
+    key_parts(newest).0 <= super::super::now_ms().saturating_add(MARGIN_MS)
+}
+
 pub(super) fn recount(tree: &sled::Tree) -> Result<Tally> {
     let mut tally = Tally::default();
     for key in tree.range::<&[u8], _>(HITS_START..).keys() {

@@ -88,7 +88,11 @@ impl Meta {
                 return Ok(Some(id));
             }
             let sealed = stored.first() == Some(&0x02);
-            if sealed && sealer.is_none() {
+            // Locked: wait for the key. In a store in clear (encryption was
+            // being turned off when the app was killed, and it now runs
+            // without the key), the sealed id is unreadable for good: a new
+            // one is made, or every hit would wait for a key never given.
+            if sealed && sealer.is_none() && encrypted {
                 return Ok(None);
             }
             // A visitor id in clear is trusted only in a store in clear.

@@ -628,6 +628,7 @@ public protocol HttpCompletionProtocol: AnyObject, Sendable {
     
     /**
      * A complete response: its status, and its `Retry-After` header if any.
+     * A status outside 100–599 (Android's -1) counts as no response.
      */
     func response(status: Int32, retryAfter: String?) 
     
@@ -702,6 +703,7 @@ open func noResponse(reason: String)  {try! rustCall() {
     
     /**
      * A complete response: its status, and its `Retry-After` header if any.
+     * A status outside 100–599 (Android's -1) counts as no response.
      */
 open func response(status: Int32, retryAfter: String?)  {try! rustCall() {
         uniffiCallStatus in
@@ -3764,7 +3766,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hitkit_checksum_method_httpcompletion_no_response() != 49166) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hitkit_checksum_method_httpcompletion_response() != 48199) {
+    if (uniffi_hitkit_checksum_method_httpcompletion_response() != 22864) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hitkit_checksum_method_httptransport_get() != 64351) {

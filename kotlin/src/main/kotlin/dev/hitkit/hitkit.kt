@@ -1234,7 +1234,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hitkit_checksum_method_httpcompletion_no_response() and 0xFFFF) != 49166) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hitkit_checksum_method_httpcompletion_response() and 0xFFFF) != 48199) {
+    if ((lib.uniffi_hitkit_checksum_method_httpcompletion_response() and 0xFFFF) != 22864) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hitkit_checksum_method_httptransport_get() and 0xFFFF) != 64351) {
@@ -1751,6 +1751,7 @@ public interface HttpCompletionInterface {
     
     /**
      * A complete response: its status, and its `Retry-After` header if any.
+     * A status outside 100–599 (Android's -1) counts as no response.
      */
     fun `response`(`status`: kotlin.Int, `retryAfter`: kotlin.String?)
     
@@ -1880,6 +1881,7 @@ open class HttpCompletion: Disposable, AutoCloseable, HttpCompletionInterface
     
     /**
      * A complete response: its status, and its `Retry-After` header if any.
+     * A status outside 100–599 (Android's -1) counts as no response.
      */override fun `response`(`status`: kotlin.Int, `retryAfter`: kotlin.String?)
         = 
     callWithHandle {
