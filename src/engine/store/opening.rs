@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use super::super::error::{Result, TrackerError};
 use super::CLOSE_WAIT;
 use super::clean_close::{CleanClose, copy_dir, fingerprint};
+use super::rebuild;
 
 /// Something worth telling the app about that did not stop the open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +53,13 @@ pub fn open_checked(path: &Path, cache_bytes: u64) -> Result<Opened> {
         .is_some_and(|c| fingerprint(&sled_dir) != c.files);
     let copy = suspect.then(|| {
         let copy = corrupt_path(&sled_dir);
-        match copy_dir(&sled_dir, &copy) {
+        // Durable before anything is done to the original: a damaged store
+        // may be deleted once this copy exists.
+        let copied = copy_dir(&sled_dir, &copy)
+            .map_err(TrackerError::storage)
+            .and_then(|()| rebuild::sync_tree(&copy))
+            .and_then(|()| rebuild::sync_dir(path));
+        match copied {
             Ok(()) => Some(copy),
             Err(_) => {
                 let _ = std::fs::remove_dir_all(&copy);

@@ -123,7 +123,7 @@ pub fn finish_interrupted(dir: &Path) -> Result<()> {
 }
 
 /// sled's own flush is not an fsync on Linux: sync every file ourselves.
-fn sync_tree(dir: &Path) -> Result<()> {
+pub(super) fn sync_tree(dir: &Path) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(TrackerError::storage)? {
         let entry = entry.map_err(TrackerError::storage)?;
         if entry.file_type().map_err(TrackerError::storage)?.is_dir() {
@@ -137,7 +137,7 @@ fn sync_tree(dir: &Path) -> Result<()> {
     sync_dir(dir)
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(TrackerError::storage)
