@@ -32,15 +32,6 @@ fn store_dir(fx: &Fixture) -> std::path::PathBuf {
     fx.dir.path().join("hits").join("store")
 }
 
-/// The visitor id the collector saw last.
-fn last_idclient(fx: &Fixture) -> String {
-    fx.collector
-        .delivered()
-        .last()
-        .and_then(|h| h.param("idclient").map(str::to_owned))
-        .expect("a delivered hit")
-}
-
 #[test]
 fn sealed_hits_and_the_visitor_id_never_reach_the_disk_in_clear() {
     let fx = Fixture::new();
@@ -55,7 +46,7 @@ fn sealed_hits_and_the_visitor_id_never_reach_the_disk_in_clear() {
     );
     assert_eq!(dispatch(&tracker).sent, 1);
     assert_eq!(pages(&fx.collector.delivered()), ["PlainTextScreenName"]);
-    let visitor = last_idclient(&fx);
+    let visitor = last_idclient(&fx.collector);
     assert!(!files_contain(&store_dir(&fx), b"PlainTextScreenName"));
     assert!(!files_contain(&store_dir(&fx), visitor.as_bytes()));
 
@@ -66,7 +57,7 @@ fn sealed_hits_and_the_visitor_id_never_reach_the_disk_in_clear() {
     flush(&tracker);
     assert!(files_contain(&store_dir(&plain), b"PlainTextScreenName"));
     assert_eq!(dispatch(&tracker).sent, 1);
-    let visitor = last_idclient(&plain);
+    let visitor = last_idclient(&plain.collector);
     assert!(files_contain(&store_dir(&plain), visitor.as_bytes()));
 }
 

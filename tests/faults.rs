@@ -44,16 +44,6 @@ fn retry_counts(tracker: &Tracker) -> Vec<i32> {
         .collect()
 }
 
-fn stored_tracker(config: TrackerConfig, n: usize) -> (Arc<Tracker>, Arc<Recorder>) {
-    let (tracker, seen) = tracker_with(config);
-    for name in names("h", n) {
-        screen(&tracker, &name);
-    }
-    flush(&tracker);
-    assert_eq!(tracker.offline().count(), n as i64);
-    (tracker, seen)
-}
-
 fn quick(fx: &Fixture, storage: OfflineModeKey) -> TrackerConfig {
     TrackerConfig {
         request_timeout_ms: TIMEOUT_MS,

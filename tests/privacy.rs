@@ -8,14 +8,6 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
 
-fn visitor(fx: &Fixture) -> String {
-    fx.collector
-        .delivered()
-        .last()
-        .and_then(|h| h.param("idclient").map(str::to_owned))
-        .expect("a delivered hit")
-}
-
 /// Opted out, a tracker builds, stores and sends nothing, what was stored
 /// is deleted, and the choice outlives a restart until opted in again.
 #[test]
@@ -138,7 +130,7 @@ fn erase_all_forgets_the_user() {
     let (first, _) = fx.tracker(OfflineModeKey::Never);
     screen(&first, "before");
     flush(&first);
-    let before = visitor(&fx);
+    let before = last_idclient(&fx.collector);
     first.set_offline_mode(OfflineModeKey::Always, None);
     screen(&first, "stored");
     let (other, _) = tracker_with(TrackerConfig {
@@ -163,7 +155,7 @@ fn erase_all_forgets_the_user() {
     first.set_offline_mode(OfflineModeKey::Never, None);
     screen(&first, "after");
     flush(&first);
-    let after = visitor(&fx);
+    let after = last_idclient(&fx.collector);
     assert_ne!(before, after, "a new visitor id");
     assert_eq!(after.len(), 36);
 }

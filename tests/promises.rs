@@ -11,13 +11,7 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(10);
 
 fn stored(fx: &Fixture, n: usize) -> (Arc<Tracker>, Arc<Recorder>) {
-    let (tracker, seen) = fx.tracker(OfflineModeKey::Always);
-    for name in names("h", n) {
-        screen(&tracker, &name);
-    }
-    flush(&tracker);
-    assert_eq!(tracker.offline().count(), n as i64);
-    (tracker, seen)
+    stored_tracker(fx.config(OfflineModeKey::Always), n)
 }
 
 // ---- dispatch requests ----

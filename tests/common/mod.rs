@@ -139,6 +139,26 @@ pub fn tracker_with(config: TrackerConfig) -> (Arc<Tracker>, Arc<Recorder>) {
     (tracker, recorder)
 }
 
+/// A tracker holding `n` hits (`h0`, `h1`, …), stored and synced.
+pub fn stored_tracker(config: TrackerConfig, n: usize) -> (Arc<Tracker>, Arc<Recorder>) {
+    let (tracker, seen) = tracker_with(config);
+    for name in names("h", n) {
+        screen(&tracker, &name);
+    }
+    flush(&tracker);
+    assert_eq!(tracker.offline().count(), n as i64);
+    (tracker, seen)
+}
+
+/// The visitor id on the last hit the collector took.
+pub fn last_idclient(collector: &Collector) -> String {
+    collector
+        .delivered()
+        .last()
+        .and_then(|h| h.param("idclient").map(str::to_owned))
+        .expect("a delivered hit")
+}
+
 pub fn screen(tracker: &Tracker, name: &str) {
     tracker
         .send_screen(name.into(), vec![])

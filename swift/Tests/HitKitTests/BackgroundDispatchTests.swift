@@ -37,24 +37,10 @@ final class FakeRunner: BackgroundTimeRunner, @unchecked Sendable {
 }
 
 // `@unchecked Sendable`: see HitKitTests.
-final class BackgroundDispatchTests: XCTestCase, @unchecked Sendable {
-    private var dirs: [String] = []
-
-    override func setUp() {
-        super.setUp()
-        Collector.reset()
-    }
-
-    override func tearDown() {
-        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
-        dirs = []
-        super.tearDown()
-    }
-
+final class BackgroundDispatchTests: CollectorTestCase, @unchecked Sendable {
     /// A tracker holding `pages`, stored (`always` mode) and not yet sent.
     private func tracker(storing pages: [String], timeoutMs: Int64 = 2000) async throws -> Tracker {
-        let dir = makeTempDir()
-        dirs.append(dir)
+        let dir = tempDir()
         var config = config(dir, storage: .always)
         config.requestTimeoutMs = timeoutMs
         let tracker = try Tracker(config: config)

@@ -10,27 +10,11 @@ import XCTest
 @testable import HitKit   // QuickSend (internal)
 import hitkitFFI
 
-// `@unchecked Sendable`: Linux XCTest's entry for an async test captures the test case; XCTest
-// makes one instance per test method and runs them one at a time, so `dirs` is never shared.
-final class HitKitApiTests: XCTestCase, @unchecked Sendable {
-    private var dirs: [String] = []
-
-    override func setUp() {
-        super.setUp()
-        Collector.reset()
-    }
-
+// `@unchecked Sendable`: see HitKitTests.
+final class HitKitApiTests: CollectorTestCase, @unchecked Sendable {
     override func tearDown() {
         setLogger(logger: nil)
-        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
-        dirs = []
         super.tearDown()
-    }
-
-    private func tempDir() -> String {
-        let dir = makeTempDir()
-        dirs.append(dir)
-        return dir
     }
 
     /// The store is released when the closed tracker's worker finishes: retry briefly.

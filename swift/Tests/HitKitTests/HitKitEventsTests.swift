@@ -5,26 +5,7 @@ import XCTest
 import HitKit
 
 // `@unchecked Sendable`: XCTest makes one instance per test method and runs them one at a time.
-final class HitKitEventsTests: XCTestCase, @unchecked Sendable {
-    private var dirs: [String] = []
-
-    override func setUp() {
-        super.setUp()
-        Collector.reset()
-    }
-
-    override func tearDown() {
-        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
-        dirs = []
-        super.tearDown()
-    }
-
-    private func tempDir() -> String {
-        let dir = makeTempDir()
-        dirs.append(dir)
-        return dir
-    }
-
+final class HitKitEventsTests: CollectorTestCase, @unchecked Sendable {
     /// What a stream gave within `timeout` seconds: its first `count` events (all of them when
     /// nil), and whether it finished by itself.
     private func collect(_ stream: AsyncStream<TrackerEvent>, count: Int? = nil,

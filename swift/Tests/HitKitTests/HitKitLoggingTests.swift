@@ -6,30 +6,15 @@ import XCTest
 import HitKit
 
 // `@unchecked Sendable`: XCTest makes one instance per test method and runs them one at a time.
-final class HitKitLoggingTests: XCTestCase, @unchecked Sendable {
-    private var dirs: [String] = []
-
+final class HitKitLoggingTests: CollectorTestCase, @unchecked Sendable {
     // The logger is process-wide and an earlier test's tracker may still be finishing, so each
     // test looks only at the lines naming its own screens and keys (a fresh marker per test).
     private let marker = "m" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
     private let lines = Box<[(level: LogLevel, message: String)]>([])
 
-    override func setUp() {
-        super.setUp()
-        Collector.reset()
-    }
-
     override func tearDown() {
         HitKitLog.usePlatformLog()
-        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
-        dirs = []
         super.tearDown()
-    }
-
-    private func tempDir() -> String {
-        let dir = makeTempDir()
-        dirs.append(dir)
-        return dir
     }
 
     private func linesOf(_ tag: String) -> [(level: LogLevel, message: String)] {

@@ -6,26 +6,7 @@ import XCTest
 import HitKit
 
 // `@unchecked Sendable`: XCTest makes one instance per test method and runs them one at a time.
-final class HitKitMigratingTests: XCTestCase, @unchecked Sendable {
-    private var dirs: [String] = []
-
-    override func setUp() {
-        super.setUp()
-        Collector.reset()
-    }
-
-    override func tearDown() {
-        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
-        dirs = []
-        super.tearDown()
-    }
-
-    private func tempDir() -> String {
-        let dir = makeTempDir()
-        dirs.append(dir)
-        return dir
-    }
-
+final class HitKitMigratingTests: CollectorTestCase, @unchecked Sendable {
     func testTheGuidesHitKitSpellings() async throws {
         let dir = tempDir()
         // §1: set-up.

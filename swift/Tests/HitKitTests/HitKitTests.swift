@@ -5,27 +5,8 @@ import XCTest
 import HitKit
 
 // `@unchecked Sendable`: Linux XCTest's entry for an async test captures the test case; XCTest
-// makes one instance per test method and runs them one at a time, so `dirs` is never shared.
-final class HitKitTests: XCTestCase, @unchecked Sendable {
-    private var dirs: [String] = []
-
-    override func setUp() {
-        super.setUp()
-        Collector.reset()
-    }
-
-    override func tearDown() {
-        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
-        dirs = []
-        super.tearDown()
-    }
-
-    private func tempDir() -> String {
-        let dir = makeTempDir()
-        dirs.append(dir)
-        return dir
-    }
-
+// makes one instance per test method and runs them one at a time (see CollectorTestCase).
+final class HitKitTests: CollectorTestCase, @unchecked Sendable {
     private func tracker(_ storage: OfflineModeKey?, path: String? = nil) throws -> Tracker {
         try Tracker(config: config(path ?? tempDir(), storage: storage))
     }

@@ -20,24 +20,11 @@ final class CountingTransport: HttpTransport, @unchecked Sendable {
 }
 
 // `@unchecked Sendable`: see HitKitTests.
-final class HostTransportTests: XCTestCase, @unchecked Sendable {
-    private var dirs: [String] = []
+final class HostTransportTests: CollectorTestCase, @unchecked Sendable {
     private let transport = CountingTransport()
 
-    override func setUp() {
-        super.setUp()
-        Collector.reset()
-    }
-
-    override func tearDown() {
-        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
-        dirs = []
-        super.tearDown()
-    }
-
     private func tracker(_ storage: OfflineModeKey, timeoutMs: Int64 = 2000) throws -> Tracker {
-        let dir = makeTempDir()
-        dirs.append(dir)
+        let dir = tempDir()
         var config = config(dir, storage: storage)
         config.requestTimeoutMs = timeoutMs
         return try Tracker(config: config, transport: transport)

@@ -26,8 +26,7 @@ final class ManualClock: @unchecked Sendable {
 }
 
 // `@unchecked Sendable`: see HitKitTests.
-final class NetworkAvailabilityTests: XCTestCase, @unchecked Sendable {
-    private var dirs: [String] = []
+final class NetworkAvailabilityTests: CollectorTestCase, @unchecked Sendable {
     private let clock = ManualClock()
     private let reports = Box<[Bool]>([])
     private lazy var availability: NetworkAvailability = {
@@ -37,20 +36,8 @@ final class NetworkAvailabilityTests: XCTestCase, @unchecked Sendable {
         }
     }()
 
-    override func setUp() {
-        super.setUp()
-        Collector.reset()
-    }
-
-    override func tearDown() {
-        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
-        dirs = []
-        super.tearDown()
-    }
-
     private func tracker() throws -> Tracker {
-        let dir = makeTempDir()
-        dirs.append(dir)
+        let dir = tempDir()
         return try Tracker(config: config(dir, storage: .required))
     }
 

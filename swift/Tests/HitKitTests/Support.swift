@@ -139,6 +139,31 @@ final class LogRecorder: Logger, @unchecked Sendable {
 }
 
 /// A fresh temp dir per test (removed by the test case's teardown).
+/// What every suite here starts from: the collector reset before each test, and the temporary
+/// directories a test made removed after it. `@unchecked Sendable`: XCTest makes one instance per
+/// test method and runs them one at a time, so `dirs` is never shared.
+class CollectorTestCase: XCTestCase, @unchecked Sendable {
+    private var dirs: [String] = []
+
+    override func setUp() {
+        super.setUp()
+        Collector.reset()
+    }
+
+    override func tearDown() {
+        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
+        dirs = []
+        super.tearDown()
+    }
+
+    /// A fresh directory, removed after the test.
+    func tempDir() -> String {
+        let dir = makeTempDir()
+        dirs.append(dir)
+        return dir
+    }
+}
+
 func makeTempDir() -> String {
     let dir = FileManager.default.temporaryDirectory
         .appendingPathComponent("hitkit-swift-\(UUID().uuidString)").path

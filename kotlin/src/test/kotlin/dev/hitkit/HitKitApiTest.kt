@@ -7,7 +7,6 @@ import java.io.IOException
 import java.net.HttpURLConnection
 import java.net.URL
 import java.nio.charset.CharacterCodingException
-import java.nio.file.Path
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.ExecutionException
 import java.util.concurrent.TimeUnit
@@ -21,21 +20,12 @@ import org.junit.Assert.assertNotEquals
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertNotSame
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 
-class HitKitApiTest {
-    private val dirs = mutableListOf<Path>()
-
-    @Before fun resetCollector() = Collector.reset()
-
-    @After fun removeDirs() {
+class HitKitApiTest : CollectorTest() {
+    @After fun resetLogger() {
         setLogger(null)
-        dirs.forEach(::deleteTree)
-        dirs.clear()
     }
-
-    private fun dir(): Path = tempDir().also { dirs.add(it) }
 
     // ---- the one-call send path ------------------------------------------------------
 

@@ -2,32 +2,18 @@
 // collector process. The same checks run from Swift (HitKitEventsTests.swift).
 package dev.hitkit
 
-import java.nio.file.Path
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.take
 import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 
-class HitKitEventsTest {
-    private val dirs = mutableListOf<Path>()
-
-    @Before fun resetCollector() = Collector.reset()
-
-    @After fun removeDirs() {
-        dirs.forEach(::deleteTree)
-        dirs.clear()
-    }
-
-    private fun dir(): Path = tempDir().also { dirs.add(it) }
-
+class HitKitEventsTest : CollectorTest() {
     /** The first [n] events, or a failure after 10 s. */
     private fun Flow<TrackerEvent>.firstEvents(n: Int): List<TrackerEvent> =
         runBlocking { withTimeout(10_000) { take(n).toList() } }

@@ -2,28 +2,18 @@
 // each `logLevel` lets through. The same checks run from Swift (HitKitLoggingTests.swift).
 package dev.hitkit
 
-import java.nio.file.Path
 import java.util.UUID
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlinx.coroutines.runBlocking
 import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 
-class HitKitLoggingTest {
-    private val dirs = mutableListOf<Path>()
-
-    @Before fun resetCollector() = Collector.reset()
-
-    @After fun cleanUp() {
+class HitKitLoggingTest : CollectorTest() {
+    @After fun resetLogger() {
         HitKitLog.usePlatformLog()
-        dirs.forEach(::deleteTree)
-        dirs.clear()
     }
-
-    private fun dir(): Path = tempDir().also { dirs.add(it) }
 
     // The logger is process-wide and an earlier test's tracker may still be finishing, so each
     // test looks only at the lines naming its own screens and keys (a fresh marker per test).

@@ -3,28 +3,14 @@
 // The Swift column runs in HitKitMigratingTests.swift.
 package dev.hitkit
 
-import java.nio.file.Path
 import java.time.Instant
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 
-class HitKitMigratingTest {
-    private val dirs = mutableListOf<Path>()
-
-    @Before fun resetCollector() = Collector.reset()
-
-    @After fun removeDirs() {
-        dirs.forEach(::deleteTree)
-        dirs.clear()
-    }
-
-    private fun dir(): Path = tempDir().also { dirs.add(it) }
-
+class HitKitMigratingTest : CollectorTest() {
     @Test fun theGuidesHitKitSpellings() {
         val dir = dir().toString()
         // §1: set-up.

@@ -6,28 +6,15 @@ import java.nio.file.Path
 import java.time.Instant
 import java.util.concurrent.ConcurrentHashMap
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertNotEquals
 import org.junit.Assert.assertNotSame
 import org.junit.Assert.assertTrue
 import org.junit.Assert.fail
-import org.junit.Before
 import org.junit.Test
 
-class HitKitTest {
-    private val dirs = mutableListOf<Path>()
-
-    @Before fun resetCollector() = Collector.reset()
-
-    @After fun removeDirs() {
-        dirs.forEach(::deleteTree)
-        dirs.clear()
-    }
-
-    private fun dir(): Path = tempDir().also { dirs.add(it) }
-
+class HitKitTest : CollectorTest() {
     private fun tracker(storage: OfflineModeKey?, path: Path = dir()) = Tracker(config(path, storage))
 
     // ---- storage modes ----------------------------------------------------------------

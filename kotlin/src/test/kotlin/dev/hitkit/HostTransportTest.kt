@@ -5,25 +5,13 @@ package dev.hitkit
 
 import java.net.HttpURLConnection
 import java.net.URL
-import java.nio.file.Path
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 
-class HostTransportTest {
-    private val dirs = mutableListOf<Path>()
-
-    @Before fun resetCollector() = Collector.reset()
-
-    @After fun removeDirs() {
-        dirs.forEach(::deleteTree)
-        dirs.clear()
-    }
-
+class HostTransportTest : CollectorTest() {
     /** The shipped transport, counting the connections it opens (so a test sees it was used). */
     class CountingTransport : HttpURLConnectionTransport() {
         val urls = CopyOnWriteArrayList<String>()
@@ -36,7 +24,7 @@ class HostTransportTest {
     private val transport = CountingTransport()
 
     private fun tracker(storage: OfflineModeKey, timeoutMs: Long = 2000L) =
-        Tracker(config(tempDir().also { dirs.add(it) }, storage).copy(requestTimeoutMs = timeoutMs), transport)
+        Tracker(config(dir(), storage).copy(requestTimeoutMs = timeoutMs), transport)
 
     private fun Tracker.dispatchAndWait(ignoreServerPacing: Boolean = false) =
         runBlocking { offline.dispatchAndWait(null, ignoreServerPacing) }

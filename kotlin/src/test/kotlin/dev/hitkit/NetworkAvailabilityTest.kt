@@ -2,25 +2,13 @@
 // callback, with a hand-driven clock, then against the real engine and collector process.
 package dev.hitkit
 
-import java.nio.file.Path
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 
-class NetworkAvailabilityTest {
-    private val dirs = mutableListOf<Path>()
-
-    @Before fun resetCollector() = Collector.reset()
-
-    @After fun removeDirs() {
-        dirs.forEach(::deleteTree)
-        dirs.clear()
-    }
-
+class NetworkAvailabilityTest : CollectorTest() {
     /** A clock the test moves: actions wait in [waiting] until [fire]. */
     private class Clock {
         val delays = CopyOnWriteArrayList<Long>()
@@ -82,7 +70,7 @@ class NetworkAvailabilityTest {
     }
 
     @Test fun aClosedTrackerIsIgnored() {
-        val tracker = Tracker(config(tempDir().also { dirs.add(it) }, OfflineModeKey.REQUIRED))
+        val tracker = Tracker(config(dir(), OfflineModeKey.REQUIRED))
         val availability = NetworkAvailability(tracker, 0L)
         tracker.close()
         availability.update(false) // would throw IllegalStateException from the generated call
@@ -91,7 +79,7 @@ class NetworkAvailabilityTest {
 
     /** `required` mode: what was stored while offline goes out when the network is back, with no new hit. */
     @Test fun storedHitsGoOutWhenTheNetworkComesBack() =
-        Tracker(config(tempDir().also { dirs.add(it) }, OfflineModeKey.REQUIRED)).use { tracker ->
+        Tracker(config(dir(), OfflineModeKey.REQUIRED)).use { tracker ->
             val availability = NetworkAvailability(tracker, lossSettleMs = 0L)
             availability.update(false)
             listOf("n1", "n2").forEach { tracker.sendScreen(it) }

@@ -10,7 +10,9 @@ import java.nio.file.Files
 import java.nio.file.Path
 import java.time.Duration
 import java.util.concurrent.CopyOnWriteArrayList
+import org.junit.After
 import org.junit.Assert.fail
+import org.junit.Before
 
 /** The `hitkit collect` process, driven through its control port. */
 object Collector {
@@ -87,6 +89,22 @@ class Recorder : TrackerDelegate {
 }
 
 fun tempDir(): Path = Files.createTempDirectory("hitkit-kotlin-")
+
+/** What every suite here starts from: the collector reset before each test, and the temporary
+ *  directories a test made removed after it. */
+abstract class CollectorTest {
+    private val dirs = mutableListOf<Path>()
+
+    @Before fun resetCollector() = Collector.reset()
+
+    @After fun removeDirs() {
+        dirs.forEach(::deleteTree)
+        dirs.clear()
+    }
+
+    /** A fresh directory, removed after the test. */
+    protected fun dir(): Path = tempDir().also { dirs.add(it) }
+}
 
 // A closed tracker's worker finishes in the background and writes its clean-close
 // record last, so a delete racing it is simply tried again.
